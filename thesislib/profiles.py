@@ -1,0 +1,73 @@
+"""Run profiles: one plain dataclass per size, the single place for sizes and budgets.
+
+`smoke` is for tests (minutes on CPU), `default` is the embedded world on a 2-core CPU,
+`paper` is the thesis' setting (full resolution, DeepLabV3+ ResNet-50) for a GPU and the real data.
+Override any field with `dataclasses.replace(profile, field=value)` or `key=value` on the command line.
+"""
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # embedded world (number of images per domain/split, generated resolution)
+    n_source: int = 2500
+    n_train: int = 500
+    n_extra: int = 2500
+    n_val: int = 250
+    world_hw: tuple[int, int] = (256, 512)
+    # task model (DeepLabV3+)
+    encoder: str = "resnet18"
+    decoder_channels: int = 128
+    image_hw: tuple[int, int] = (64, 128)   # loaders resize every image to this
+    batch_size: int = 8
+    lr: float = 1e-3
+    steps: int = 600                         # supervised training steps
+    # CycleGAN
+    gan_hw: tuple[int, int] = (64, 128)
+    gan_ngf: int = 16
+    gan_blocks: int = 3
+    gan_steps: int = 1500
+    gan_batch_size: int = 1
+    # adaptation and self-training
+    adapt_steps: int = 600
+    st_rounds: int = 3
+    st_steps: int = 400
+    st_real_share: tuple[float, ...] = (0.25, 0.5, 0.75)
+    # experiments
+    seeds: tuple[int, ...] = (0, 1, 2)
+    fractions: tuple[float, ...] = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
+    num_workers: int = 0
+    ckpt_every: int = 200
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", n_source=24, n_train=12, n_extra=16, n_val=8, world_hw=(64, 128),
+        encoder="resnet18", decoder_channels=32, image_hw=(32, 64), batch_size=4, steps=6,
+        gan_hw=(32, 64), gan_ngf=4, gan_blocks=1, gan_steps=6, adapt_steps=6,
+        st_rounds=2, st_steps=6, st_real_share=(0.25, 0.5), seeds=(0,), fractions=(0.5, 1.0),
+        ckpt_every=3,
+    ),
+    "default": Profile(name="default"),
+    "large": Profile(
+        name="large", n_source=5000, n_train=1000, n_extra=5000, n_val=500, world_hw=(512, 1024),
+        image_hw=(128, 256), steps=2000, gan_hw=(128, 256), gan_steps=4000, adapt_steps=2000, st_steps=1500,
+    ),
+    "paper": Profile(
+        name="paper", world_hw=(512, 1024), encoder="resnet50", decoder_channels=256, image_hw=(512, 1024),
+        batch_size=8, lr=1e-3, steps=40000, gan_hw=(256, 512), gan_ngf=64, gan_blocks=9, gan_steps=100000,
+        adapt_steps=40000, st_rounds=3, st_steps=20000, seeds=(0,), num_workers=8, ckpt_every=2000,
+    ),
+}
+
+
+def get_profile(name: str, **overrides) -> Profile:
+    """The named profile with `overrides` applied; a clear error for an unknown name or field."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
+    names = {f.name for f in fields(Profile)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown profile field(s) {unknown}: valid fields are {sorted(names)}")
+    return replace(PROFILES[name], **overrides)
