@@ -1,0 +1,39 @@
+# Two commands from a fresh clone:  make reproduce   and   make test
+PROFILE ?= default
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+
+.PHONY: setup reproduce test lab tables figures bench status clean
+
+# The venv is (re)built only when missing or when the dependency list changed: a second run installs nothing.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	$(PY) -m ipykernel install --sys-prefix --name thesislib --display-name "Python (thesislib)" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+reproduce: $(STAMP)
+	$(PY) -m thesislib reproduce --profile $(PROFILE)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+tables figures: $(STAMP)
+	$(PY) -m thesislib reproduce --profile $(PROFILE) --exports-only
+
+bench: $(STAMP)
+	$(PY) -m thesislib bench --out build/bench.json
+
+status: $(STAMP)
+	$(PY) -m thesislib status --profile $(PROFILE)
+
+clean:
+	rm -rf build

@@ -1,0 +1,142 @@
+"""Command line: world · check-data · train · reproduce · sweep · status · bench."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+METHODS = ("source_only", "oracle", "supervised", "cyclegan", "fda", "adversarial", "entropy", "self_training")
+
+
+def parse_value(text: str):
+    """key=value values: JSON when it parses (numbers, true/false, lists), else the plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    out = {}
+    for p in pairs:
+        if "=" not in p:
+            raise SystemExit(f"error: expected key=value, got {p!r} (e.g. steps=100 lr=0.001)")
+        k, v = p.split("=", 1)
+        v = parse_value(v)
+        out[k] = tuple(v) if isinstance(v, list) else v
+    return out
+
+
+def cmd_world(a):
+    from thesislib.data.world import write_world
+    summary = write_world(a.out, a.profile, a.seed)
+    print(json.dumps(summary, indent=2, default=str))
+
+
+def cmd_check_data(a):
+    from thesislib.data.check import main as check_main
+    return check_main(a.kind, a.root, a.out)
+
+
+def cmd_train(a):
+    from dataclasses import fields
+
+    from thesislib.profiles import Profile, get_profile
+    kw = parse_overrides(a.overrides)
+    names = {f.name for f in fields(Profile)}
+    profile = get_profile(a.profile, **{k: v for k, v in kw.items() if k in names})
+    kw = {k: v for k, v in kw.items() if k not in names}
+    if not (Path(a.data_root) / "gta5").is_dir() or not (Path(a.data_root) / "cityscapes").is_dir():
+        raise SystemExit(f"error: --data-root {a.data_root} must hold gta5/ and cityscapes/ "
+                         "(create the embedded world with `thesislib world --out DIR`)")
+    from thesislib import experiments as ex
+    fn, fixed = {
+        "source_only": (ex.train_supervised, {"source": "gta5"}),
+        "oracle": (ex.train_supervised, {"source": "cityscapes"}),
+        "supervised": (ex.train_supervised, {}),
+        "cyclegan": (ex.train_cyclegan, {}),
+        "fda": (ex.train_fda, {}),
+        "adversarial": (ex.train_adversarial, {}),
+        "entropy": (ex.train_entropy, {}),
+        "self_training": (ex.train_self_training, {}),
+    }[a.method]
+    try:
+        metrics = fn(a.data_root, a.out, profile, seed=a.seed, **fixed, **kw)
+    except TypeError as e:
+        raise SystemExit(f"error: bad parameter for {a.method}: {e}") from e
+    val = metrics.get("val", {})
+    print(f"{a.method}: mIoU {val.get('miou')}  pixel accuracy {val.get('pixel_accuracy')}  -> {a.out}/metrics.json")
+
+
+def cmd_reproduce(a):
+    from thesislib.pipeline import reproduce
+    return reproduce(a.profile, data_root=a.data_root, exports_only=a.exports_only)
+
+
+def cmd_sweep(a):
+    from thesislib.pipeline import sweep
+    grid = {p[0]: [parse_value(v) for v in p[1:]] for p in a.param}
+    return sweep(a.notebook, grid, profile=a.profile)
+
+
+def cmd_status(a):
+    from thesislib.experiments import Lab
+    rows = Lab(a.profile).cache.status()
+    if not rows:
+        print(f"nothing cached for profile {a.profile}")
+    for r in rows:
+        print(f"{r['stage']:<22} {r['state']:<9} {r['code']:<8} {r['dir']}")
+
+
+def cmd_bench(a):
+    from thesislib.bench import main as bench_main
+    return bench_main(a.out, a.profile)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="thesislib", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("world", help="generate the embedded two-domain world (GTA5 + Cityscapes layouts)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--profile", default="default")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_world)
+    p = sub.add_parser("check-data", help="scan a dataset; write class statistics and the exclusion list")
+    p.add_argument("kind", choices=["gta5", "cityscapes"])
+    p.add_argument("root")
+    p.add_argument("--out", default=None, help="JSON path (default ROOT/thesislib-check.json)")
+    p.set_defaults(fn=cmd_check_data)
+    p = sub.add_parser("train", help="train one method; writes metrics.json, config, log, checkpoints")
+    p.add_argument("method", choices=METHODS)
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--profile", default="default")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("overrides", nargs="*", help="key=value: profile fields or method parameters")
+    p.set_defaults(fn=cmd_train)
+    p = sub.add_parser("reproduce", help="execute every notebook with Papermill; write tables/ and figures/")
+    p.add_argument("--profile", default="default")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--exports-only", action="store_true", help="only redo exports from cached results")
+    p.set_defaults(fn=cmd_reproduce)
+    p = sub.add_parser("sweep", help="run a notebook over a parameter grid; collect CSV, LaTeX, plot")
+    p.add_argument("notebook")
+    p.add_argument("-p", "--param", nargs="+", action="append", required=True, metavar=("NAME", "VALUE"))
+    p.add_argument("--profile", default="smoke")
+    p.set_defaults(fn=cmd_sweep)
+    p = sub.add_parser("status", help="what is cached for a profile, and what is stale")
+    p.add_argument("--profile", default="default")
+    p.set_defaults(fn=cmd_status)
+    p = sub.add_parser("bench", help="training throughput: fp32 eager vs bf16+channels_last (+compile)")
+    p.add_argument("--out", default="build/bench.json")
+    p.add_argument("--profile", default="default")
+    p.set_defaults(fn=cmd_bench)
+    a = ap.parse_args(argv)
+    try:
+        return a.fn(a) or 0
+    except ValueError as e:         # bad input: one clear message, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""What the notebooks call: the thesis' experiments on one data root at one profile, through the
+stage cache. `Lab("default")` uses the embedded world (generated on first use) under build/;
+`Lab("paper", data_root="/data")` expects `/data/gta5` and `/data/cityscapes` (the real sets)."""
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from thesislib.cache import StageCache, params_hash
+from thesislib.data.check import check_data
+from thesislib.engine import CHECKPOINT
+from thesislib.methods.adversarial import train_adversarial
+from thesislib.methods.cyclegan import train_cyclegan
+from thesislib.methods.entropy import train_entropy
+from thesislib.methods.fda import train_fda
+from thesislib.methods.self_training import load_segmenter, train_self_training
+from thesislib.methods.supervised import train_supervised
+from thesislib.profiles import get_profile
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Lab:
+    def __init__(self, profile: str = "default", data_root=None, build_dir=None, compute: bool = True, **overrides):
+        self.profile = get_profile(profile, **overrides)
+        self.build = Path(build_dir or REPO / "build")
+        self.embedded = data_root in (None, "")
+        self.data_root = self.build / "data" / self.profile.name if self.embedded else Path(data_root)
+        self.cache = StageCache(self.build / "cache" / self.profile.name)
+        self.compute = compute
+        smoke = self.profile.name == "smoke"
+        self.tables_dir = self.build / "smoke" / "tables" if smoke else REPO / "tables"
+        self.figures_dir = self.build / "smoke" / "figures" if smoke else REPO / "figures"
+
+    # ---- data ----------------------------------------------------------------------------------
+    def data(self) -> Path:
+        """The data root, ready: the embedded world generated if needed, check-data statistics written."""
+        if self.embedded and not (self.data_root / "world.json").exists():
+            from thesislib.data.world import write_world
+            write_world(self.data_root, self.profile.name)
+        for kind, root in (("gta5", self.data_root / "gta5"), ("cityscapes", self.data_root / "cityscapes")):
+            if not (root / "thesislib-check.json").exists():
+                check_data(kind, root, progress=False)
+        return self.data_root
+
+    @property
+    def provenance(self) -> dict:
+        """Profile, parameter hash and seeds for table headers."""
+        return {"profile": self.profile.name, "params": params_hash(asdict(self.profile)),
+                "seeds": list(self.profile.seeds), "data_root": "embedded world" if self.embedded else str(self.data_root)}
+
+    def _run(self, stage: str, fn, **params) -> dict:
+        key = {"profile": asdict(self.profile), "data_root": str(self.data_root), **params}
+        return self.cache.run(stage, key, lambda out: fn(self.data(), out, self.profile, **params), self.compute)
+
+    # ---- experiments ---------------------------------------------------------------------------
+    def source_only(self, seed=0, **kw):
+        return self._run("source_only", train_supervised, seed=seed, source="gta5", **kw)
+
+    def oracle(self, seed=0, fraction=1.0, **kw):
+        return self._run("oracle", train_supervised, seed=seed, source="cityscapes", fraction=fraction, **kw)
+
+    def cyclegan(self, seed=0):
+        result = self._run("cyclegan", train_cyclegan, seed=seed)
+        return {**result, "translated_root": str(Path(result["run_dir"]) / "translated")}
+
+    def translated(self, seed=0, **kw):
+        """Source-only training on the CycleGAN-translated source set ("adapted synthetic")."""
+        root = self.cyclegan()["translated_root"]
+        return self._run("translated", train_supervised, seed=seed, source="gta5", source_root=root, **kw)
+
+    def fda(self, seed=0, beta=0.01):
+        return self._run("fda", train_fda, seed=seed, beta=beta)
+
+    def adversarial(self, level="output", seed=0, **kw):
+        root = self.cyclegan()["translated_root"]
+        return self._run(f"adversarial_{level}", train_adversarial, seed=seed, level=level, source_root=root, **kw)
+
+    def entropy(self, seed=0, **kw):
+        root = self.cyclegan()["translated_root"]
+        return self._run("entropy", train_entropy, seed=seed, source_root=root, **kw)
+
+    def self_training(self, seed=0, **kw):
+        """The proposed method; the teacher is the translated-source model of the same seed."""
+        teacher = Path(self.translated(seed)["run_dir"]) / CHECKPOINT
+        root = self.cyclegan()["translated_root"]
+        return self._run("self_training", train_self_training, seed=seed, source_root=root, teacher=str(teacher), **kw)
+
+    def semi_supervised(self, fraction, seed=0, rounds=1, **kw):
+        """Synthetic teacher + self-training with a labeled fraction of target-train images."""
+        return self.self_training(seed=seed, labeled_fraction=fraction, rounds=rounds, **kw)
+
+    def load_model(self, result: dict, round_: int | None = None):
+        """The trained task model of a result (a self-training result: its last or a given round)."""
+        run = Path(result["run_dir"])
+        if "rounds" in result:
+            run = run / f"round{round_ or len(result['rounds'])}"
+        return load_segmenter(run / CHECKPOINT, self.profile, torch.device("cpu"))

@@ -1,0 +1,116 @@
+"""What the segmentation methods share: datasets of a data root, the task model, its evaluation."""
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Subset
+
+from thesislib.data.check import load_class_counts
+from thesislib.data.cityscapes import Cityscapes
+from thesislib.data.gta5 import GTA5
+from thesislib.data.transforms import train_transform
+from thesislib.engine import EngineConfig, Method
+from thesislib.inference import evaluate
+from thesislib.losses import class_weights as weights_from_counts
+from thesislib.models.segmentation import build_segmenter
+from thesislib.profiles import Profile
+
+
+def source_set(source_root, profile: Profile, train=True, strong=False, size=None):
+    """A GTA5-layout set (GTA5, the embedded source, or a translated copy) at the profile resolution."""
+    size = size or profile.image_hw
+    return GTA5(source_root, size=size, cache=True, transform=train_transform(size, strong=strong) if train else None)
+
+
+def target_set(data_root, profile: Profile, split: str, train=False, strong=False, size=None):
+    size = size or profile.image_hw
+    return Cityscapes(Path(data_root) / "cityscapes", split, size=size, cache=True,
+                      transform=train_transform(size, strong=strong) if train else None)
+
+
+def subset_fraction(dataset, fraction: float, seed: int = 0):
+    """A fixed random `fraction` of a labeled set (at least one image), the same for every method."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if fraction == 1:
+        return dataset
+    n = max(1, round(fraction * len(dataset)))
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed)).tolist()
+    return Subset(dataset, sorted(order[:n]))
+
+
+def check_file(root) -> Path:
+    return Path(root) / "thesislib-check.json"
+
+
+def class_counts(source_root) -> np.ndarray:
+    """Total pixels per class of a GTA5-layout set, from its check-data statistics."""
+    counts = load_class_counts(check_file(source_root))
+    return np.sum(list(counts.values()), axis=0)
+
+
+def rare_class_weights(dataset, source_root, temperature: float = 0.1) -> torch.Tensor:
+    """Per-image sampling weights for rare-class sampling (DAFormer): pick a class with probability
+    softmax((1 - freq) / T), then an image that contains it."""
+    counts = load_class_counts(check_file(source_root))
+    per_image = np.stack([counts[dataset.names[i]] for i in range(len(dataset))]).astype(np.float64)
+    freq = per_image.sum(0) / per_image.sum()
+    present = per_image > 0
+    p_class = np.exp((1 - freq) / temperature) * present.any(0)
+    p_class /= p_class.sum()
+    w = (present * (p_class / np.maximum(present.sum(0), 1))).sum(1)
+    return torch.as_tensor(w / w.sum(), dtype=torch.float64)
+
+
+def engine_config(profile: Profile, steps: int, seed: int, **overrides) -> EngineConfig:
+    return EngineConfig(**{"steps": steps, "seed": seed, "ckpt_every": profile.ckpt_every,
+                           "num_workers": profile.num_workers, **overrides})
+
+
+class SegMethod(Method):
+    """A method with one task model `seg` (DeepLabV3+), evaluated on target val at the end."""
+
+    def __init__(self, profile: Profile, val_set, lr=None, dropout=0.0, drop_path=0.0, class_weights=None):
+        self.profile, self.val_set = profile, val_set
+        seg = build_segmenter(profile.encoder, decoder_channels=profile.decoder_channels,
+                              dropout=dropout, drop_path=drop_path)
+        self.modules = {"seg": seg}
+        self.optimizers = {"seg": torch.optim.AdamW(seg.parameters(), lr=lr or profile.lr, weight_decay=1e-4)}
+        self.class_weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+
+    def supervised_loss(self, logits, batch):
+        from thesislib.losses import pseudo_label_ce
+        cw = None if self.class_weights is None else self.class_weights.to(logits.device)
+        return pseudo_label_ce(logits.float(), batch["mask"], pixel_weight=batch["weight"], class_weights=cw)
+
+    def evaluate(self, engine):
+        return {"val": evaluate(engine.raw["seg"], self.val_set, engine.device, batch_size=16,
+                                autocast=engine.cfg.amp)}
+
+
+def class_weights_for(source_root, enabled: bool):
+    return weights_from_counts(class_counts(source_root)) if enabled else None
+
+
+def split_domains(batch: dict) -> tuple[dict, dict]:
+    """(source, target) halves of a two-domain batch (Mixture domain 0 and 1)."""
+    dom = batch["domain"]
+    pick = lambda d: {k: v[dom == d] for k, v in batch.items() if torch.is_tensor(v)}  # noqa: E731
+    return pick(0), pick(1)
+
+
+def fit_two_domain(make_method, data_root, out, profile: Profile, seed: int, config: dict,
+                   source_root=None, steps: int | None = None, **engine_overrides) -> dict:
+    """Train a UDA method (`make_method(val_set)`, built after the engine seeded the RNG) on labeled
+    source batches + unlabeled target-train batches of equal size."""
+    from thesislib.data.stream import step_loader
+    from thesislib.engine import Engine
+    src = source_set(source_root or Path(data_root) / "gta5", profile)
+    trg = target_set(data_root, profile, "train", train=True)
+    steps = steps or profile.adapt_steps
+    b = profile.batch_size
+    loader = step_loader([src, trg], [b, b], seed, steps, num_workers=profile.num_workers)
+    config = {"profile": profile.name, "source_root": str(source_root), **config}
+    engine = Engine(out, engine_config(profile, steps, seed, **engine_overrides))
+    method = make_method(target_set(data_root, profile, "val"))
+    return engine.fit(method, loader, config)

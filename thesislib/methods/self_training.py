@@ -1,0 +1,92 @@
+"""The thesis' method: a synthetic teacher pseudo-labels real images; a noised student learns from
+adapted synthetic + pseudo-labeled real data, the real share rising round after round; the student
+becomes the next teacher (Noisy Student on top of CycleGAN-translated source data)."""
+import json
+from pathlib import Path
+
+import torch
+from torch.utils.data import ConcatDataset
+
+from thesislib.data.common import PseudoLabeled
+from thesislib.data.stream import step_loader
+from thesislib.engine import CHECKPOINT, Engine
+from thesislib.io import atomic_write_json
+from thesislib.methods.common import (class_weights_for, engine_config, rare_class_weights,
+                                      source_set, subset_fraction, target_set)
+from thesislib.methods.supervised import Supervised, train_supervised
+from thesislib.models.segmentation import build_segmenter
+from thesislib.profiles import Profile
+from thesislib.pseudo import make_pseudo_labels
+
+POOL_SPLITS = {"train": ("train",), "train+extra": ("train", "train_extra")}
+
+
+def load_segmenter(checkpoint, profile: Profile, device):
+    model = build_segmenter(profile.encoder, decoder_channels=profile.decoder_channels)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["modules"]["seg"])
+    return model.to(device).eval()
+
+
+def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_root=None, teacher=None,
+                        rounds: int | None = None, real_share=None, thresholds: str = "cbst",
+                        portions=(0.3, 0.45, 0.6), flip: bool = True, noise: bool = True, dropout: float = 0.1,
+                        drop_path: float = 0.1, class_weighting: bool = False, rare_class_sampling: bool = True,
+                        labeled_fraction: float = 0.0, pool: str = "train+extra", student_init: str = "teacher",
+                        steps: int | None = None, **engine_overrides) -> dict:
+    """Run K rounds of teacher -> pseudo-labels -> noised student; returns per-round metrics.
+
+    teacher: a checkpoint; None trains one on `source_root` (translated source) in out/round0.
+    real_share[k]: share of pseudo-labeled real images in round k's batches (rising).
+    portions[k]: CBST share of each class's pixels kept as pseudo-labels in round k (rising).
+    labeled_fraction: > 0 gives that fraction of target-train images their true labels (SSL setting).
+    student_init: "teacher" (fine-tune the teacher, the CPU-budget choice) or "scratch" (Noisy Student).
+    """
+    data_root, out = Path(data_root), Path(out)
+    source_root = Path(source_root or data_root / "gta5")
+    rounds = rounds or profile.st_rounds
+    real_share = tuple(real_share or profile.st_real_share)
+    if len(real_share) < rounds:
+        raise ValueError(f"real_share needs one value per round ({rounds}), got {real_share}")
+    device = Engine(out, engine_config(profile, 1, seed, **engine_overrides)).device
+    if teacher is None:
+        train_supervised(data_root, out / "round0", profile, seed, source_root=source_root, **engine_overrides)
+        teacher = out / "round0" / CHECKPOINT
+    pool_sets = [target_set(data_root, profile, s) for s in POOL_SPLITS[pool]]
+    gt_names = set()
+    if labeled_fraction > 0:
+        labeled = subset_fraction(pool_sets[0], labeled_fraction)
+        gt_names = {labeled[i]["name"] for i in range(len(labeled))}
+    val = target_set(data_root, profile, "val")
+    source = source_set(source_root, profile, strong=noise)
+    history = []
+    for k in range(1, rounds + 1):
+        rd = out / f"round{k}"
+        quality = make_pseudo_labels(load_segmenter(teacher, profile, device), ConcatDataset(pool_sets),
+                                     rd / "pseudo", device, mode=thresholds, portion=portions[min(k, len(portions)) - 1],
+                                     flip=flip, ground_truth=gt_names)
+        real = ConcatDataset([PseudoLabeled(target_set(data_root, profile, s, train=True, strong=noise), rd / "pseudo" / "labels")
+                              for s in POOL_SPLITS[pool]])
+        n_real = round(real_share[k - 1] * profile.batch_size)
+        engine = Engine(rd, engine_config(profile, steps or profile.st_steps, seed + k, **engine_overrides))
+        method = Supervised(profile, val, dropout=dropout if noise else 0.0, drop_path=drop_path if noise else 0.0,
+                            class_weights=class_weights_for(source_root, class_weighting))
+        if student_init == "teacher":
+            method.modules["seg"].load_state_dict(torch.load(teacher, map_location="cpu", weights_only=True)["modules"]["seg"])
+        n_steps = steps or profile.st_steps
+        weights = [rare_class_weights(source, source_root), None] if rare_class_sampling else None
+        loader = step_loader([source, real], [profile.batch_size - n_real, n_real], seed + k, n_steps,
+                             weights=weights, num_workers=profile.num_workers)
+        config = {"method": "self_training", "round": k, "profile": profile.name, "teacher": str(teacher),
+                  "real_share": real_share[k - 1], "thresholds": thresholds, "noise": noise,
+                  "student_init": student_init, "class_weighting": class_weighting,
+                  "rare_class_sampling": rare_class_sampling, "labeled_fraction": labeled_fraction}
+        metrics = engine.fit(method, loader, config)
+        history.append({"round": k, "real_share": real_share[k - 1], "val": metrics["val"],
+                        "pseudo_labels": quality, "train_seconds": metrics["train_seconds"]})
+        teacher = rd / CHECKPOINT
+    teacher0 = json.loads((out / "round0" / "metrics.json").read_text())["val"] if (out / "round0" / "metrics.json").exists() else None
+    summary = {"method": "self_training", "seed": seed, "teacher_val": teacher0, "rounds": history,
+               "val": history[-1]["val"]}
+    atomic_write_json(out / "metrics.json", summary)
+    return summary

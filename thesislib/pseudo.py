@@ -1,0 +1,113 @@
+"""Pseudo-labels from a teacher: predict the unlabeled pool, pick class-wise thresholds, write PNGs.
+
+Two passes keep memory flat for any pool size: pass 1 writes each image's prediction and confidence
+(uint8 PNGs) and a per-class confidence histogram; thresholds come from the histograms; pass 2 writes
+the labels (255 = ignored). Thresholds: "confidence" (one global value), "cbst" (keep the most
+confident `portion` of each class's pixels, Zou et al. 2018), "bdl" (per-class median capped at 0.9,
+Li et al. 2019).
+"""
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from thesislib.data.labels import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
+from thesislib.inference import batches, predict_probs
+from thesislib.io import atomic_write_json
+
+BINS = 256  # confidences are stored as uint8 (conf * 255)
+
+
+def _png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def class_thresholds(hist: np.ndarray, mode: str = "cbst", portion: float = 0.5, threshold: float = 0.9) -> np.ndarray:
+    """Per-class confidence thresholds in [0, 1] from (classes, 256) histograms of predicted pixels."""
+    if mode == "confidence":
+        return np.full(len(hist), threshold)
+    if mode not in ("cbst", "bdl"):
+        raise ValueError(f"unknown threshold mode {mode!r}: use confidence, cbst or bdl")
+    q = 1 - portion if mode == "cbst" else 0.5
+    thr = np.ones(len(hist))
+    for c, h in enumerate(hist):
+        if h.sum() == 0:
+            continue
+        cdf = np.cumsum(h) / h.sum()
+        thr[c] = np.searchsorted(cdf, q) / (BINS - 1)
+    return np.minimum(thr, threshold) if mode == "bdl" else thr
+
+
+@torch.no_grad()
+def predict_pool(model, pool, out: Path, device, flip=True, batch_size=32) -> np.ndarray:
+    """Pass 1: out/pred/<name>, out/conf/<name> PNGs; returns the (classes, 256) confidence histograms."""
+    model.eval()
+    hist = np.zeros((NUM_CLASSES, BINS), dtype=np.int64)
+    for images, _, names in tqdm(batches(pool, batch_size, device), total=-(-len(pool) // batch_size),
+                                 desc="teacher", leave=False):
+        conf, pred = predict_probs(model, images, flip).max(1)
+        conf_u8 = (conf * (BINS - 1)).round().to(torch.uint8)
+        hist += torch.bincount(pred.flatten() * BINS + conf_u8.flatten().long(),
+                               minlength=NUM_CLASSES * BINS).reshape(NUM_CLASSES, BINS).cpu().numpy()
+        for n, p, c in zip(names, pred.to(torch.uint8).cpu().numpy(), conf_u8.cpu().numpy()):
+            _png(out / "pred" / n, p)
+            _png(out / "conf" / n, c)
+    return hist
+
+
+def label_pool(pool, out: Path, thresholds: np.ndarray, ground_truth: set[str] = frozenset()) -> dict:
+    """Pass 2: out/labels/<name> = prediction where conf >= its class threshold, else 255.
+
+    Images named in `ground_truth` (a labeled target fraction) get their true labels instead.
+    Returns pseudo-label quality on the pool images that have labels (not in `ground_truth`):
+    per-class precision and coverage (share of the class's true pixels that got any pseudo-label).
+    """
+    thr_u8 = np.ceil(np.asarray(thresholds) * (BINS - 1)).astype(np.int64)
+    tp, kept, gt_px, covered = (np.zeros(NUM_CLASSES, np.int64) for _ in range(4))
+    for i in range(len(pool)):
+        item = pool[i]
+        name, gt = item["name"], item["mask"].numpy()
+        if name in ground_truth:
+            _png(out / "labels" / name, gt.astype(np.uint8))
+            continue
+        pred = np.array(Image.open(out / "pred" / name))
+        conf = np.array(Image.open(out / "conf" / name))
+        label = np.where(conf >= thr_u8[pred], pred, IGNORE_INDEX).astype(np.uint8)
+        _png(out / "labels" / name, label)
+        valid = gt != IGNORE_INDEX
+        if valid.any():
+            sel = (label != IGNORE_INDEX) & valid
+            kept += np.bincount(label[sel], minlength=NUM_CLASSES)
+            tp += np.bincount(label[sel & (label == gt)], minlength=NUM_CLASSES)
+            gt_px += np.bincount(gt[valid], minlength=NUM_CLASSES)[:NUM_CLASSES]
+            covered += np.bincount(gt[sel], minlength=NUM_CLASSES)[:NUM_CLASSES]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision, coverage = tp / kept, covered / gt_px
+    pct = lambda a: {n: (None if np.isnan(v) else round(100 * float(v), 3)) for n, v in zip(CLASS_NAMES, a)}  # noqa
+    return {"precision": pct(precision), "coverage": pct(coverage),
+            "overall_precision": round(100 * tp.sum() / max(kept.sum(), 1), 3),
+            "overall_coverage": round(100 * covered.sum() / max(gt_px.sum(), 1), 3),
+            "thresholds": {n: round(float(t), 4) for n, t in zip(CLASS_NAMES, thresholds)}}
+
+
+def make_pseudo_labels(model, pool, out, device, mode="cbst", portion=0.5, threshold=0.9, flip=True,
+                       ground_truth: set[str] = frozenset(), batch_size=32) -> dict:
+    """Teacher -> out/labels (uint8 train-id PNGs, 255 ignored) + out/quality.json, atomically."""
+    out = Path(out)
+    if (out / "quality.json").exists():
+        import json
+        return json.loads((out / "quality.json").read_text())
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    hist = predict_pool(model, pool, tmp, device, flip, batch_size)
+    quality = label_pool(pool, tmp, class_thresholds(hist, mode, portion, threshold), set(ground_truth))
+    quality.update(mode=mode, portion=portion, threshold=threshold, images=len(pool))
+    atomic_write_json(tmp / "quality.json", quality)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return quality
