@@ -67,7 +67,7 @@ def test_lr_schedules():
 
 def test_ddp_two_processes_gloo_keep_parameters_equal(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                     str(TESTS / "toy.py"), str(tmp_path)], check=True, env=env, capture_output=True, timeout=300)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert r0.keys() == r1.keys()

@@ -130,7 +130,11 @@ def main(argv=None):
     p.add_argument("--out", default="build/bench.json")
     p.add_argument("--profile", default="default")
     p.set_defaults(fn=cmd_bench)
-    a = ap.parse_args(argv)
+    a, extra = ap.parse_known_args(argv)     # key=value may also follow the options of `train`
+    if extra and (a.command != "train" or any("=" not in e or e.startswith("-") for e in extra)):
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        a.overrides = a.overrides + extra
     try:
         return a.fn(a) or 0
     except ValueError as e:         # bad input: one clear message, no traceback

@@ -1,14 +1,18 @@
 """What the notebooks call: the thesis' experiments on one data root at one profile, through the
 stage cache. `Lab("default")` uses the embedded world (generated on first use) under build/;
 `Lab("paper", data_root="/data")` expects `/data/gta5` and `/data/cityscapes` (the real sets)."""
+import json
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from thesislib.cache import StageCache, params_hash
+from thesislib.cache import StageCache, StageMissing, params_hash
 from thesislib.data.check import check_data
 from thesislib.engine import CHECKPOINT
+from thesislib.inference import evaluate
+from thesislib.io import atomic_write_json
+from thesislib.methods.common import source_set, target_set
 from thesislib.methods.adversarial import train_adversarial
 from thesislib.methods.cyclegan import train_cyclegan
 from thesislib.methods.entropy import train_entropy
@@ -89,6 +93,24 @@ class Lab:
     def semi_supervised(self, fraction, seed=0, rounds=1, **kw):
         """Synthetic teacher + self-training with a labeled fraction of target-train images."""
         return self.self_training(seed=seed, labeled_fraction=fraction, rounds=rounds, **kw)
+
+    def dataset(self, name: str, size=None):
+        """An evaluation-mode dataset: gta5 | translated | train | val | train_extra (profile resolution)."""
+        root = self.data()
+        if name == "gta5":
+            return source_set(root / "gta5", self.profile, train=False, size=size)
+        if name == "translated":
+            return source_set(self.cyclegan()["translated_root"], self.profile, train=False, size=size)
+        return target_set(root, self.profile, name, size=size)
+
+    def evaluate_on(self, result: dict, name: str) -> dict:
+        """Metrics of a result's model on another set (cached beside the run as eval_<name>.json)."""
+        path = Path(result["run_dir"]) / f"eval_{name}.json"
+        if not path.exists():
+            if not self.compute:
+                raise StageMissing(f"{path} is not cached; run `make reproduce` first.")
+            atomic_write_json(path, evaluate(self.load_model(result), self.dataset(name), torch.device("cpu")))
+        return json.loads(path.read_text())
 
     def load_model(self, result: dict, round_: int | None = None):
         """The trained task model of a result (a self-training result: its last or a given round)."""

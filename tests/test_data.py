@@ -1,0 +1,150 @@
+"""Loaders, joint transforms and pseudo-labeled sets on tiny generated PNG fixtures."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from conftest import RED, H, W, save_label, scene
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from thesislib.data import GTA5, Cityscapes, DataLayoutError, PseudoLabeled, train_transform
+
+
+def red_to_train(image: torch.Tensor) -> torch.Tensor:
+    """Train id encoded by each pixel's red value (-1 where it encodes none)."""
+    red = (image[0] * 255).round().long()
+    out = torch.full_like(red, -1)
+    for t, r in enumerate(RED.tolist()):
+        out[(red - r).abs() <= 2] = t
+    return out
+
+
+def test_gta5_reads_palette_indices_as_label_ids(make_gta5):
+    root = make_gta5(3)
+    label = Image.open(root / "labels" / "00000.png")
+    assert label.mode == "P" and np.array(label.convert("RGB"))[0, 0].tolist() == [128, 64, 128]  # road colour
+    ds = GTA5(root)
+    item = ds[1]
+    assert ds.names == [f"images/{i:05d}.png" for i in range(3)] and item["name"] == "images/00001.png"
+    assert item["image"].dtype == torch.float32 and item["image"].shape == (3, H, W)
+    assert 0 <= item["image"].min() and item["image"].max() <= 1
+    assert item["mask"].dtype == torch.int64 and item["mask"].shape == (H, W)
+    assert torch.equal(item["mask"], torch.from_numpy(scene()[0]).long())    # label ids 7,8,11,12 -> 0..3
+    assert ds.excluded == {}
+
+
+def test_greyscale_labels_and_unknown_ids_map_to_255(make_gta5):
+    root = make_gta5(1)
+    ids = np.full((H, W), 26, np.uint8)           # car -> 13
+    ids[0, :3] = [0, 34, 200]                     # unlabeled, unknown, unknown
+    save_label(root / "labels" / "00000.png", ids, mode="L")
+    mask = GTA5(root)[0]["mask"]
+    assert mask[0, :4].tolist() == [255, 255, 255, 13] and (mask[1:] == 13).all()
+
+
+def test_cityscapes_splits(cityscapes_root):
+    train = Cityscapes(cityscapes_root, "train")
+    assert train.names == ["leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png",
+                           "leftImg8bit/train/bremen/bremen_000000_000007_leftImg8bit.png"]
+    assert torch.equal(train[0]["mask"], torch.from_numpy(scene()[0]).long())
+    assert len(Cityscapes(cityscapes_root, "val")) == 1
+    for split in ("test", "train_extra"):                 # unlabeled: no gtFine needed, masks all 255
+        assert not (cityscapes_root / "gtFine" / split).exists()
+        item = Cityscapes(cityscapes_root, split)[0]
+        assert (item["mask"] == 255).all() and item["image"].shape == (3, H, W)
+    with pytest.raises(ValueError, match="unknown Cityscapes split 'training'"):
+        Cityscapes(cityscapes_root, "training")
+
+
+def test_resize_at_load_image_bilinear_mask_nearest(make_gta5):
+    item = GTA5(make_gta5(1), size=(4, 6))[0]
+    train, image = scene()
+    assert item["image"].shape == (3, 4, 6) and item["mask"].shape == (4, 6)
+    expected = np.array(Image.fromarray(train).resize((6, 4), Image.Resampling.NEAREST))
+    assert torch.equal(item["mask"], torch.from_numpy(expected).long())
+    assert item["mask"][0].tolist() == [0, 1, 1, 2, 3, 3]
+    smooth = np.array(Image.fromarray(image).resize((6, 4), Image.Resampling.BILINEAR))
+    assert torch.allclose(item["image"], torch.from_numpy(smooth).permute(2, 0, 1) / 255)
+
+
+def test_cache_returns_identical_items_without_the_files(make_gta5):
+    root = make_gta5(3)
+    plain, cached = GTA5(root, size=(6, 9)), GTA5(root, size=(6, 9), cache=True)
+    first = [cached[i] for i in range(len(cached))]
+    shutil.rmtree(root / "images")                    # a cached set no longer needs its files
+    for i, item in enumerate(first):
+        again = cached[i]
+        assert torch.equal(again["image"], item["image"]) and torch.equal(again["mask"], item["mask"])
+        assert again["name"] == item["name"]
+    with pytest.raises(FileNotFoundError):
+        plain[0]
+    batch = next(iter(DataLoader(cached, batch_size=2)))
+    assert batch["image"].shape == (2, 3, 6, 9) and batch["name"] == cached.names[:2]
+
+
+def test_train_transform_keeps_image_and_mask_aligned(make_gta5):
+    ds = GTA5(make_gta5(1), transform=train_transform((H, W), scale=(0.5, 1.5)))
+    flipped = padded = 0
+    for seed in range(12):
+        torch.manual_seed(seed)
+        item = ds[0]
+        image, mask = item["image"], item["mask"]
+        assert image.shape == (3, H, W) and mask.shape == (H, W)
+        assert image.dtype == torch.float32 and mask.dtype == torch.int64
+        pad = mask == 255
+        assert (image[:, pad] == 0).all() and (image[:, ~pad] > 0).any(0).all()   # padding: image 0, mask 255
+        valid = ~pad & (red_to_train(image) >= 0)
+        assert (red_to_train(image)[valid] == mask[valid]).float().mean() > 0.9   # red encodes the mask
+        row = mask[H // 2][mask[H // 2] != 255]
+        flipped += bool(row[0] > row[-1])          # ids decrease left to right: flipped
+        padded += bool(pad.any())
+    assert flipped and padded                       # both a flip and a zoom-out padding were seen
+
+
+def test_strong_noise_changes_the_image_only(make_gta5):
+    ds = GTA5(make_gta5(1))
+    noisy = GTA5(ds.root, transform=train_transform((H, W), scale=(1.0, 1.0), flip=False, strong=True))
+    changed = 0
+    for seed in range(6):
+        torch.manual_seed(seed)
+        item = noisy[0]
+        assert torch.equal(item["mask"], ds[0]["mask"])
+        changed += not torch.allclose(item["image"], ds[0]["image"], atol=1e-3)
+    assert changed
+
+
+def test_pseudo_labeled_returns_saved_labels_and_weights(cityscapes_root, tmp_path):
+    base = Cityscapes(cityscapes_root, "train_extra")
+    name = base.names[0]
+    labels, weights = tmp_path / "pseudo" / "labels", tmp_path / "pseudo" / "weights"
+    train = scene()[0].copy()
+    train[:, :2] = 255                                               # not confident: ignored
+    save_label(labels / name, train, mode="L")
+    save_label(weights / name, np.full((H, W), 51, np.uint8), mode="L")
+    item = PseudoLabeled(base, labels, weights)[0]
+    assert item["name"] == name and torch.equal(item["mask"], torch.from_numpy(train).long())
+    assert item["weight"].dtype == torch.float32 and torch.allclose(item["weight"], torch.full((H, W), 0.2))
+
+    base.transform = train_transform((H, W), scale=(0.5, 0.5), flip=False)      # zoom out: padding
+    torch.manual_seed(0)
+    item = PseudoLabeled(base, labels, weights)[0]
+    pad = (item["image"] == 0).all(0)
+    assert pad.any() and (item["mask"][pad] == 255).all() and (item["weight"][pad] == 0).all()
+    assert (item["weight"][~pad] > 0).all()
+
+    with pytest.raises(DataLayoutError, match="1 pseudo-label file.*missing"):
+        PseudoLabeled(Cityscapes(cityscapes_root, "test"), labels)
+
+
+def test_wrong_root_names_the_expected_layout(tmp_path, cityscapes_root, make_gta5):
+    with pytest.raises(DataLayoutError, match=r"nope: does not exist; expected ROOT/images/NNNNN.png and "
+                                              r"ROOT/labels/NNNNN.png \(GTA5 layout\)\. Fix: pass the folder"):
+        GTA5(tmp_path / "nope")
+    with pytest.raises(DataLayoutError, match=r"GTA5 layout"):
+        GTA5(cityscapes_root)
+    with pytest.raises(DataLayoutError, match=r"leftImg8bit/train: has no .*Cityscapes layout.*Fix: pass the Cit"):
+        Cityscapes(make_gta5(1), "train")
+    shutil.rmtree(cityscapes_root / "gtFine" / "val")
+    with pytest.raises(DataLayoutError, match=r"gtFine/val: does not exist.*Fix: unpack gtFine_trainvaltest.zip"):
+        Cityscapes(cityscapes_root, "val")

@@ -1,0 +1,129 @@
+"""Every method trains end to end at the smoke profile on the embedded world; resume after kill -9."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from thesislib.data.check import check_data
+from thesislib.data.world import write_world
+from thesislib.methods.adversarial import train_adversarial
+from thesislib.methods.cyclegan import train_cyclegan
+from thesislib.methods.entropy import train_entropy
+from thesislib.methods.fda import fda_source_to_target, train_fda
+from thesislib.methods.self_training import train_self_training
+from thesislib.methods.supervised import train_supervised
+from thesislib.profiles import get_profile
+
+SMOKE = get_profile("smoke")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    write_world(root, "smoke", seed=0, progress=False)
+    check_data("gta5", root / "gta5", progress=False)
+    check_data("cityscapes", root / "cityscapes", progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def translated(world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cyclegan")
+    metrics = train_cyclegan(world, out, SMOKE, progress=False)
+    return out, metrics
+
+
+def _valid(metrics):
+    val = metrics["val"]
+    assert 0 <= val["miou"] <= 100 and 0 <= val["pixel_accuracy"] <= 100
+    assert len(val["iou"]) == 19
+    return val
+
+
+def test_supervised_source_only_and_oracle(world, tmp_path):
+    src = train_supervised(world, tmp_path / "src", SMOKE, source="gta5", progress=False)
+    ora = train_supervised(world, tmp_path / "ora", SMOKE, source="cityscapes", fraction=0.5,
+                           class_weighting=False, progress=False)
+    _valid(src), _valid(ora)
+    for d in ("src", "ora"):
+        assert {"metrics.json", "config.json", "log.jsonl", "checkpoint.pt"} <= set(os.listdir(tmp_path / d))
+
+
+def test_class_weighting_and_rare_class_sampling_run(world, tmp_path):
+    m = train_supervised(world, tmp_path, SMOKE, class_weighting=True, rare_class_sampling=True, progress=False)
+    _valid(m)
+
+
+def test_cyclegan_translates_the_source_set_in_gta5_layout(world, translated):
+    out, metrics = translated
+    images = sorted(os.listdir(out / "translated" / "images"))
+    assert images == sorted(os.listdir(world / "gta5" / "images"))
+    assert sorted(os.listdir(out / "translated" / "labels")) == images
+    assert (out / "translated" / "thesislib-check.json").exists()
+    log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    assert {"G_A", "cycle_A", "idt_A", "D_A"} <= set(log[0])
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert len(ckpt["extra"]["fake_B_pool"]["images"]) > 0          # the image pool is checkpointed
+
+
+def test_adaptation_methods_train(world, translated, tmp_path):
+    root = translated[0] / "translated"
+    _valid(train_fda(world, tmp_path / "fda", SMOKE, progress=False))
+    for level in ("output", "feature"):
+        m = train_adversarial(world, tmp_path / level, SMOKE, level=level, source_root=root, progress=False)
+        _valid(m)
+        log = json.loads((tmp_path / level / "log.jsonl").read_text().splitlines()[0])
+        assert {"loss_seg", "loss_adv", "loss_D"} <= set(log)
+    _valid(train_entropy(world, tmp_path / "ent", SMOKE, source_root=root, progress=False))
+
+
+def test_self_training_rounds_write_pseudo_labels_and_quality(world, translated, tmp_path):
+    root = translated[0] / "translated"
+    summary = train_self_training(world, tmp_path, SMOKE, source_root=root, progress=False)
+    assert [r["round"] for r in summary["rounds"]] == [1, 2]
+    assert [r["real_share"] for r in summary["rounds"]] == list(SMOKE.st_real_share)
+    q = summary["rounds"][0]["pseudo_labels"]
+    assert 0 <= q["overall_precision"] <= 100 and set(q["precision"]) == set(q["coverage"])
+    labels = list((tmp_path / "round1" / "pseudo" / "labels").rglob("*.png"))
+    assert len(labels) == SMOKE.n_train + SMOKE.n_extra
+    assert (tmp_path / "round0" / "metrics.json").exists()          # the teacher was trained first
+
+
+def test_fda_swaps_only_low_frequencies():
+    g = torch.Generator().manual_seed(0)
+    src, trg = torch.rand(2, 3, 32, 64, generator=g), torch.rand(2, 3, 32, 64, generator=g) + 1.0
+    out = fda_source_to_target(src, trg, beta=0.05)
+    assert out.mean() == pytest.approx(trg.mean().item(), abs=1e-3)        # the DC term comes from the target
+    hi = lambda x: x - torch.nn.functional.avg_pool2d(x, 5, 1, 2)  # noqa: E731
+    assert torch.allclose(hi(out)[..., 4:-4, 4:-4], hi(src)[..., 4:-4, 4:-4], atol=0.15)
+
+
+def _cli(world, out, steps):
+    return [sys.executable, "-m", "thesislib", "train", "source_only", "--data-root", str(world), "--profile", "smoke",
+            "--out", str(out), f"steps={steps}", "ckpt_every=4"]
+
+
+def test_kill_9_then_rerun_gives_the_same_metrics(world, tmp_path):
+    steps = 40
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    subprocess.run(_cli(world, tmp_path / "full", steps), check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(_cli(world, tmp_path / "killed", steps), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "killed" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "metrics.json").exists()             # it really died mid-run
+    killed_at = torch.load(ckpt, weights_only=True)["step"]
+    assert 0 < killed_at < steps
+    subprocess.run(_cli(world, tmp_path / "killed", steps), check=True, env=env, capture_output=True)
+    full = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    resumed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert resumed["val"] == full["val"]

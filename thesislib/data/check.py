@@ -1,0 +1,130 @@
+"""`thesislib check-data KIND ROOT`: scan a dataset once, report its problems and write
+ROOT/thesislib-check.json with the exclusion list (read by the loaders) and per-image class pixel
+counts (read by rare-class sampling and class weighting)."""
+import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from thesislib.data import cityscapes, gta5
+from thesislib.data.common import CHECK_FILE, Pair, listing, open_label, read_check_file, size_mismatch
+from thesislib.data.labels import ID_TO_TRAIN, NUM_CLASSES, VALID_IDS
+from thesislib.io import atomic_write_json
+
+PROBLEMS = ("missing_partner", "unreadable", "size_mismatch", "unknown_ids")
+
+
+def _splits(kind: str, root: Path) -> dict[str, list[Pair]]:
+    if kind == "gta5":
+        return {"all": gta5.list_pairs(root)}
+    if kind == "cityscapes":
+        return {s: cityscapes.list_pairs(root, s) for s in cityscapes.present_splits(root)}
+    raise ValueError(f"unknown dataset kind {kind!r}: use gta5 or cityscapes")
+
+
+def _scan(pair: Pair) -> tuple[str | None, str | None, tuple | None, np.ndarray | None]:
+    """(problem, reason, image size, train-id pixel counts) of one pair, decoding both files fully."""
+    if pair.image is None:
+        return "missing_partner", pair.missing, None, None
+    size = None
+    try:
+        image = Image.open(pair.image)
+        size = image.size
+        image.load()
+    except Exception as e:  # noqa: BLE001 - any PIL failure means unreadable
+        return "unreadable", f"unreadable image: {e}", size, None
+    if pair.missing:
+        return "missing_partner", pair.missing, size, None
+    if not pair.labeled:
+        return None, None, size, None
+    try:
+        label = open_label(pair.label)
+        ids = np.array(label)
+    except Exception as e:  # noqa: BLE001
+        return "unreadable", f"unreadable label: {e}", size, None
+    if label.size != size:
+        return "size_mismatch", size_mismatch(size, label.size), size, None
+    hist = np.bincount(ids.ravel(), minlength=256)
+    unknown = sorted(set(np.flatnonzero(hist).tolist()) - VALID_IDS)
+    if unknown:
+        return "unknown_ids", f"unknown label ids {unknown}", size, None
+    return None, None, size, np.bincount(ID_TO_TRAIN, weights=hist, minlength=256)[:NUM_CLASSES].astype(np.int64)
+
+
+def check_data(kind: str, root, out=None, progress: bool = True, workers: int = 4) -> dict:
+    """Scan a `kind` ("gta5" or "cityscapes", all splits present) dataset at `root`; write the JSON to
+    `out` (default ROOT/thesislib-check.json) atomically and return its content (plus "file").
+
+    JSON: "summary" (splits, image sizes, problem counts), "excluded" ([{name, image, label, problem,
+    reason}]: missing partner, unreadable file, size mismatch, unknown label id) and "class_counts"
+    ({name: 19 train-id pixel counts} of every usable labeled image). `workers` threads decode PNGs.
+    Wrong root or layout: DataLayoutError."""
+    root = Path(root)
+    out = Path(out) if out is not None else root / CHECK_FILE
+    splits = _splits(kind, root)
+    sizes, excluded, counts, split_summary = Counter(), [], {}, {}
+    total = sum(map(len, splits.values()))
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=total, desc=f"check-data {kind}", unit="img",
+                                                   disable=not progress) as bar:
+        for split, pairs in splits.items():
+            n_excluded = 0
+            for pair, (problem, reason, size, train_counts) in zip(pairs, pool.map(_scan, pairs)):
+                if size:
+                    sizes[f"{size[0]}x{size[1]}"] += 1
+                if problem:
+                    n_excluded += 1
+                    image, label = (f and f.relative_to(root).as_posix() for f in (pair.image, pair.label))
+                    excluded.append({"name": pair.name, "image": image, "label": label,
+                                     "problem": problem, "reason": reason})
+                elif train_counts is not None:
+                    counts[pair.name] = train_counts.tolist()
+                bar.update()
+            split_summary[split] = {"images": sum(p.image is not None for p in pairs),
+                                    "labeled": all(p.labeled for p in pairs), "excluded": n_excluded}
+    by_problem = Counter(e["problem"] for e in excluded)
+    summary = {"kind": kind, "root": str(root), "splits": split_summary, "image_sizes": dict(sizes.most_common()),
+               "problems": {p: by_problem[p] for p in PROBLEMS}, "excluded": len(excluded)}
+    doc = {"summary": summary, "excluded": excluded, "class_counts": counts}
+    atomic_write_json(out, doc)
+    return {**doc, "file": str(out)}
+
+
+def load_class_counts(check_file) -> dict[str, np.ndarray]:
+    """{item name: int64 array of 19 train-id pixel counts} from a check-data JSON."""
+    doc = read_check_file(check_file)
+    if doc is None:
+        raise FileNotFoundError(f"{check_file}: no check-data statistics. "
+                                "Fix: run `thesislib check-data KIND ROOT`.")
+    return {name: np.asarray(c, dtype=np.int64) for name, c in doc["class_counts"].items()}
+
+
+def report(result: dict) -> str:
+    """The human-readable report of a check_data result."""
+    s = result["summary"]
+    lines = [f"{s['kind']} at {s['root']}: {sum(v['images'] for v in s['splits'].values())} images, "
+             f"{s['excluded']} pair(s) excluded"]
+    for split, v in s["splits"].items():
+        kind = "labeled" if v["labeled"] else "unlabeled"
+        lines.append(f"  {split:<12} {v['images']:>6} images ({kind}), {v['excluded']} excluded")
+    lines.append("  image sizes: " + ", ".join(f"{k} x{n}" for k, n in s["image_sizes"].items()))
+    for problem in PROBLEMS:
+        bad = {e["name"]: e["reason"] for e in result["excluded"] if e["problem"] == problem}
+        if bad:
+            lines.append(f"  {problem.replace('_', ' ')} ({len(bad)}): {listing(bad)}")
+    lines.append(f"wrote {result['file']}: loaders skip the excluded pairs; class counts for sampling/weighting")
+    return "\n".join(lines)
+
+
+def main(kind: str, root, out=None) -> int:
+    """Run check_data and print the report; exit code 0 (ok, or problems excluded) or 2 (wrong root/layout)."""
+    try:
+        result = check_data(kind, root, out)
+    except ValueError as e:          # DataLayoutError: one message naming the expected layout
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(report(result))
+    return 0
