@@ -90,7 +90,7 @@ def test_self_training_rounds_write_pseudo_labels_and_quality(world, translated,
     q = summary["rounds"][0]["pseudo_labels"]
     assert 0 <= q["overall_precision"] <= 100 and set(q["precision"]) == set(q["coverage"])
     labels = list((tmp_path / "round1" / "pseudo" / "labels").rglob("*.png"))
-    assert len(labels) == SMOKE.n_train + SMOKE.n_extra
+    assert len(labels) == SMOKE.n_train                               # pool: target train (smoke st_pool)
     assert (tmp_path / "round0" / "metrics.json").exists()          # the teacher was trained first
 
 

@@ -28,6 +28,7 @@ ResNet-50 512x1024 batch 8; CycleGAN ngf 64, 9 blocks, 256x512, batch 1 and 4).
 import dataclasses
 import gc
 import math
+import os
 import platform
 import statistics
 import tempfile
@@ -60,12 +61,17 @@ class Sizes:
     gan_ngf: int = 16
     gan_blocks: int = 3
     gan_batches: tuple[int, ...] = (1,)
-    warmup: int = 2              # steps before timing (compilation happens here)
-    min_steps: int = 3           # timed steps: at least this many ...
+    warmup: int = 1              # steps before timing (compilation happens here)
+    min_steps: int = 2           # timed steps: at least this many ...
     min_seconds: float = 2.0     # ... and until this much time has passed ...
     max_steps: int = 50          # ... but no more than this many
     peak_n: int = 1024           # N of the N x N x N matmul for the peak
     configs: tuple[str, ...] = field(default_factory=lambda: tuple(CONFIGS))
+    skipped: dict[str, str] = field(default_factory=dict)   # config -> why it is not run (recorded)
+
+
+CPU_COMPILE_SKIP = ("skipped on CPU by default: inductor's C++ build takes minutes on a small shared CPU (and "
+                    "the compiled bf16 step ran slower than eager here); pass sizes=Sizes(configs=...) to run it")
 
 
 def sizes_for(profile_name: str, cuda: bool) -> Sizes:
@@ -74,11 +80,12 @@ def sizes_for(profile_name: str, cuda: bool) -> Sizes:
     p = get_profile(profile_name)
     s = Sizes(encoder=p.encoder, decoder_channels=p.decoder_channels, seg_hw=tuple(p.image_hw),
               seg_batch=p.batch_size, gan_hw=tuple(p.gan_hw), gan_ngf=p.gan_ngf, gan_blocks=p.gan_blocks,
-              gan_batches=(p.gan_batch_size,))
+              gan_batches=(p.gan_batch_size,),
+              configs=("fp32_eager", "bf16_cl"), skipped={"bf16_cl_compile": CPU_COMPILE_SKIP})
     if cuda:
         batches = tuple(dict.fromkeys((p.gan_batch_size, max(4, p.gan_batch_size))))
         s = dataclasses.replace(s, gan_batches=batches, warmup=5, min_steps=10, min_seconds=3.0, max_steps=200,
-                                peak_n=8192)
+                                peak_n=8192, configs=tuple(CONFIGS), skipped={})
     return s
 
 
@@ -149,6 +156,23 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
+def _graphs() -> int:
+    from torch._dynamo.utils import counters
+    return int(counters["stats"]["unique_graphs"])
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
 def _error(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e).strip().splitlines()[0][:400] if str(e).strip() else ''}"
 
@@ -186,6 +210,7 @@ def measure_config(workload, config: str, device: torch.device, s: Sizes, count_
             losses = step()
         _sync(device)
         warmup_s = time.perf_counter() - t0
+        graphs = _graphs()
         times = []
         start = time.perf_counter()
         while len(times) < s.max_steps and (len(times) < s.min_steps or time.perf_counter() - start < s.min_seconds):
@@ -198,6 +223,8 @@ def measure_config(workload, config: str, device: torch.device, s: Sizes, count_
                "step_s_median": statistics.median(times), "step_s_min": min(times), "steps_timed": len(times),
                "warmup_steps": s.warmup, "warmup_s": warmup_s,
                "losses_finite": all(math.isfinite(v) for v in losses.values())}
+        if flags["compile"]:
+            out["graphs_compiled_while_timed"] = _graphs() - graphs   # recompiles would spoil the timing
         if device.type == "cuda":
             out["max_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
         if count_flops:
@@ -252,11 +279,12 @@ def run(out, profile: str = "default", sizes: Sizes | None = None, device: str |
     if unknown:
         raise ValueError(f"unknown bench config(s) {unknown}: choose from {sorted(CONFIGS)}")
     results = {
-        "device": torch.cuda.get_device_name(device) if cuda else (platform.processor() or platform.machine() or "cpu"),
+        "device": _device_name(device),
         "device_type": device.type,
         "torch": torch.__version__,
         "cuda": torch.version.cuda if cuda else None,
         "cpu_threads": torch.get_num_threads(),
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,   # CPU contention
         "profile": profile,
         "sizes": dataclasses.asdict(s),
         "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
@@ -314,6 +342,9 @@ def run(out, profile: str = "default", sizes: Sizes | None = None, device: str |
             entry["configs"][config] = r
             _finish(results, peak)
             save()
+        for config, why in s.skipped.items():
+            entry["configs"].setdefault(config, {"skipped": why})
+        save()
     _finish(results, peak)
     results["complete"] = True
     save()
@@ -329,8 +360,8 @@ def table(results: dict) -> str:
         if "error" in model:
             lines.append(f"{key:<16} {'-':<16} {model['error']}")
         for name, r in model["configs"].items():
-            if "error" in r:
-                lines.append(f"{key:<16} {name:<16} failed: {r['error'][:80]}")
+            if "error" in r or "skipped" in r:
+                lines.append(f"{key:<16} {name:<16} " + (f"failed: {r['error'][:80]}" if "error" in r else "skipped"))
                 continue
             tf, frac, sp = r.get("achieved_tflops"), r.get("fraction_of_bf16_peak"), r.get("speedup_vs_fp32_eager")
             lines.append(f"{key:<16} {name:<16} {r['images_per_s']:>9.2f} {r['step_s'] * 1e3:>9.1f} "

@@ -63,6 +63,7 @@ class Style:
     building: tuple         # facade heights (metres)
     sides: dict             # side segment kind -> weight
     terrain_p: float        # chance of a terrain strip on a side
+    verge_p: float          # chance that it lies between road and sidewalk (else beyond the sidewalk)
     tree_p: float           # chance of a row of trees on a side
     n: dict                 # expected number of each object kind per image
     vehicle_scale: float
@@ -73,33 +74,33 @@ class Style:
 
 
 SOURCE = Style(   # GTA5-like: US city, higher and wider camera, wide roads, trucks, few pedestrians
-    horizon=(0.36, 0.44), cam_height=(1.8, 2.4), focal=(0.7, 0.85), road_half=(5.5, 9.0), sidewalk=(1.5, 3.0),
+    horizon=(0.36, 0.44), cam_height=(1.8, 2.4), focal=(0.8, 1.0), road_half=(5.5, 9.0), sidewalk=(1.5, 3.0),
     building=(10, 45), sides=dict(building=0.4, greenery=0.3, wall=0.1, fence=0.12, street=0.08),
-    terrain_p=0.6, tree_p=0.35,
+    terrain_p=0.6, verge_p=0.0, tree_p=0.35,
     n=dict(moving=3.0, parked=1.5, truck=0.7, bus=0.15, train=0.03, person=2.0, rider=0.3, moto_share=0.7,
            bike=0.2, moto=0.3, bin=0.5, pole_gap=(14, 30)),
     vehicle_scale=1.12, paint_sat=(0.55, 1.0), grey_share=0.15, photographic=False,
     palette=dict(
-        sky=[(70, 145, 245), (110, 175, 240), (160, 200, 240)], cloud=(245, 248, 255), road=(52, 52, 66), lane=(240, 205, 30), sidewalk=(205, 175, 135),
-        terrain=(165, 185, 55), vegetation=(40, 170, 45), trunk=(120, 70, 30),
-        building=[(215, 120, 75), (95, 140, 205), (225, 205, 120), (170, 95, 165), (235, 230, 220), (120, 190, 170)],
-        glass=(40, 70, 110), wall=(215, 195, 95), fence=(150, 85, 40), pole=(215, 185, 45), light=(25, 25, 25),
-        sign=[(225, 30, 30), (30, 70, 225), (245, 200, 20)], sign_inner=(250, 250, 250), skin=(225, 170, 125),
-        tyre=(20, 20, 20), train=[(230, 230, 235), (60, 60, 200)], static=(110, 40, 150), ground=(180, 120, 70),
-        unlabeled=(255, 60, 200), hood=(0, 0, 0)),
+        sky=[(95, 160, 240), (130, 185, 245), (175, 205, 240), (205, 215, 235)], cloud=(245, 248, 255), road=(70, 70, 78),
+        lane=(240, 205, 30), sidewalk=(185, 170, 150), terrain=(160, 160, 70), vegetation=(50, 145, 50),
+        trunk=(120, 70, 30), glass=(50, 75, 110), wall=(200, 190, 130), fence=(140, 95, 55), pole=(200, 175, 60),
+        building=[(200, 130, 90), (110, 150, 200), (215, 200, 140), (160, 110, 150), (225, 220, 210), (130, 175, 160)],
+        light=(25, 25, 25), sign=[(225, 30, 30), (30, 70, 225), (245, 200, 20)], sign_inner=(250, 250, 250),
+        skin=(225, 170, 125), tyre=(20, 20, 20), train=[(230, 230, 235), (60, 60, 200)], static=(110, 40, 150),
+        ground=(180, 120, 70), unlabeled=(255, 60, 200), hood=(0, 0, 0)),
 )
 TARGET = Style(   # Cityscapes-like: European city, camera behind the windscreen, narrow roads, many people
-    horizon=(0.42, 0.50), cam_height=(1.15, 1.45), focal=(0.95, 1.15), road_half=(3.5, 6.0), sidewalk=(2.5, 6.0),
-    building=(10, 24), sides=dict(building=0.62, greenery=0.2, wall=0.08, fence=0.07, street=0.03),
-    terrain_p=0.25, tree_p=0.5,
-    n=dict(moving=2.0, parked=5.0, truck=0.15, bus=0.12, train=0.12, person=6.0, rider=0.8, moto_share=0.2,
-           bike=1.2, moto=0.15, bin=0.8, pole_gap=(9, 20)),
+    horizon=(0.42, 0.50), cam_height=(1.15, 1.45), focal=(1.0, 1.25), road_half=(3.5, 6.0), sidewalk=(2.5, 6.0),
+    building=(10, 24), sides=dict(building=0.55, greenery=0.2, wall=0.12, fence=0.1, street=0.03),
+    terrain_p=0.45, verge_p=0.6, tree_p=0.5,
+    n=dict(moving=2.0, parked=5.0, truck=0.15, bus=0.12, train=0.12, person=8.0, rider=1.2, moto_share=0.25,
+           bike=1.5, moto=0.15, bin=0.8, pole_gap=(9, 20)),
     vehicle_scale=1.0, paint_sat=(0.15, 0.5), grey_share=0.6, photographic=True,
     palette=dict(
         sky=(205, 212, 222), cloud=(225, 228, 232), road=(88, 86, 90), lane=(215, 215, 210), sidewalk=(150, 132, 138),
-        terrain=(125, 128, 85), vegetation=(72, 98, 52), trunk=(70, 60, 50),
+        terrain=(150, 140, 90), vegetation=(72, 98, 52), trunk=(70, 60, 50),
         building=[(150, 140, 125), (175, 165, 150), (120, 112, 108), (160, 120, 100), (190, 185, 175)],
-        glass=(45, 50, 55), wall=(165, 160, 148), fence=(115, 118, 105), pole=(105, 105, 100), light=(35, 35, 30),
+        glass=(45, 50, 55), wall=(190, 186, 176), fence=(115, 118, 105), pole=(105, 105, 100), light=(35, 35, 30),
         sign=[(170, 45, 45), (40, 75, 150), (200, 200, 195)], sign_inner=(215, 215, 210), skin=(190, 150, 125),
         tyre=(30, 30, 30), train=[(200, 60, 50), (215, 200, 120), (210, 210, 205)], static=(70, 70, 65),
         ground=(120, 110, 100), unlabeled=(90, 90, 90), hood=(30, 32, 36)),
@@ -209,22 +210,34 @@ def _scene(p, forced):
     rng, st = p.rng, p.st
     zf = rng.uniform(60, 110)
     r = rng.uniform(*st.road_half)
-    sides = {}
-    for sign in (-1, 1):
-        s = rng.uniform(*st.sidewalk)
-        t = rng.uniform(1.0, 4.0) if rng.random() < st.terrain_p or ("terrain" in forced and sign == 1) else 0.0
-        sides[sign] = (s, t, r + s + t)
+    sides = {sign: _layout(p, r, "terrain" in forced and sign == 1) for sign in (-1, 1)}
     _sky(p)
     _background(p, zf)
     _ground(p, r, sides, zf)
     wall_side = rng.choice([-1, 1])
-    for sign, (s, t, xf) in sides.items():
+    for sign, side in sides.items():
         first = next((c for c in ("wall", "fence") if c in forced and sign == wall_side), None)
-        _side(p, sign, r, xf, zf, first)
+        _side(p, sign, r, side.facade, zf, first)
     for _, draw in sorted(_objects(p, r, sides, forced), key=lambda o: -o[0]):
         draw()
     if st.photographic:
         _hood(p)
+
+
+@dataclass(frozen=True)
+class _Band:
+    """Cross-section of one side of the street: distances (metres) from the road axis."""
+    walk: tuple       # sidewalk (from, to)
+    green: tuple      # terrain strip (from, to); empty when from == to
+    facade: float     # where the facades start
+
+
+def _layout(p, r, terrain):
+    s = p.rng.uniform(*p.st.sidewalk)
+    t = p.rng.uniform(1.5, 5.0) if terrain or p.rng.random() < p.st.terrain_p else 0.0
+    if p.rng.random() < p.st.verge_p:                   # road | terrain | sidewalk | facades
+        return _Band((r + t, r + t + s), (r, r + t), r + t + s)
+    return _Band((r, r + s), (r + s, r + s + t), r + s + t)
 
 
 def _sky(p):
@@ -257,10 +270,10 @@ def _ground(p, r, sides, zf):
     rng = p.rng
     p.ground(-300, 300, Z_NEAR, zf, ID["terrain"], p.new(p.colour("terrain"), T_GRASS))
     p.ground(-r, r, Z_NEAR, zf, ID["road"], p.new(p.colour("road"), T_ASPHALT))
-    for sign, (s, t, xf) in sides.items():
-        p.ground(sign * r, sign * (r + s), Z_NEAR, zf, ID["sidewalk"], p.new(p.colour("sidewalk"), T_PAVING))
-        if t:
-            p.ground(sign * (r + s), sign * xf, Z_NEAR, zf, ID["terrain"], p.new(p.colour("terrain"), T_GRASS))
+    for sign, side in sides.items():
+        for (a, b), name, tex in ((side.walk, "sidewalk", T_PAVING), (side.green, "terrain", T_GRASS)):
+            if b > a:
+                p.ground(sign * a, sign * b, Z_NEAR, zf, ID[name], p.new(p.colour(name), tex))
     lane = p.new(p.colour("lane"), T_ASPHALT)
     for x in (-r + 0.3, r - 0.3):                                   # edge lines
         p.ground(x - 0.08, x + 0.08, Z_NEAR, zf, ID["road"], lane)
@@ -344,13 +357,13 @@ def _objects(p, r, sides, forced):
         c = rng.poisson(n[kind])
         return max(c, 1) if cls in forced else c
 
-    def depth(i, cls, lo=6.0, hi=60.0):
+    def depth(i, cls, lo=6.0, hi=50.0):
         return rng.uniform(10, 35) if i == 0 and cls in forced else rng.uniform(lo, hi)
 
-    def place(xs, cls, i, w, length, draw, **kw):
+    def place(xs, cls, i, w, length, draw, hi=50.0, **kw):
         """Put a vehicle in the first free spot among a few tries (xs: candidate centres)."""
         for _ in range(8):
-            x, z = rng.choice(xs), depth(i, cls)
+            x, z = rng.choice(xs), depth(i, cls, hi=hi)
             if all(abs(x - ox) > (w + ow) / 2 or z + length < oz0 or z > oz1 for ox, ow, oz0, oz1 in taken):
                 taken.append((x, w, z, z + length))
                 out.append((z, partial(draw, p, x=x, z=z, **kw)))
@@ -368,23 +381,23 @@ def _objects(p, r, sides, forced):
         place([-(r - w / 2 - 0.2), r - w / 2 - 0.2], "car", i, w, length, _vehicle, kind="car", dims=dims)
     for i in range(count("rider", "rider")):
         moto = rng.random() < n["moto_share"]
-        place([-(r - 0.8), r - 0.8], "rider", i, 0.7, 2.0, _rider, moto=moto)
+        place([-(r - 0.8), r - 0.8], "rider", i, 0.7, 2.0, _rider, hi=30.0, moto=moto)
     for cls, key, moto in (("bicycle", "bike", False), ("motorcycle", "moto", True)):
         for i in range(count(key, cls)):
             sign, z = rng.choice([-1, 1]), depth(i, cls, 5, 35)
-            s = sides[sign][0]
-            out.append((z, partial(_two_wheeler, p, sign * (r + rng.uniform(0.4, min(1.2, s))), z, moto)))
+            a, b = sides[sign].walk
+            out.append((z, partial(_two_wheeler, p, sign * (a + rng.uniform(0.4, min(1.2, b - a))), z, moto)))
     for i in range(rng.poisson(n["person"])):
-        sign, z = rng.choice([-1, 1]), rng.uniform(4, 45)
-        s = sides[sign][0]
-        x = rng.uniform(-r, r) if rng.random() < 0.15 else sign * rng.uniform(r + 0.3, r + s - 0.2)
+        sign, z = rng.choice([-1, 1]), rng.uniform(6, 35)
+        a, b = sides[sign].walk
+        x = rng.uniform(-r, r) if rng.random() < 0.15 else sign * rng.uniform(a + 0.3, b - 0.2)
         out.append((z, partial(_person, p, x, z, rng.uniform(1.55, 1.95))))
     for i in range(rng.poisson(n["bin"])):
         sign, z = rng.choice([-1, 1]), rng.uniform(4, 40)
         lid = UNLABELED if not p.st.photographic and rng.random() < 0.5 else STATIC
-        out.append((z, partial(_clutter, p, sign * (r + sides[sign][0] - 0.5), z, lid)))
+        out.append((z, partial(_clutter, p, sign * (sides[sign].walk[1] - 0.5), z, lid)))
     light_side = rng.choice([-1, 1]) if "traffic light" in forced else 0
-    for sign, (s, t, xf) in sides.items():
+    for sign, side in sides.items():
         z, first = rng.uniform(3, 12), True
         while z < 70:
             kind = rng.choice(["lamp", "sign", "light", "arm"], p=[0.35, 0.35, 0.18, 0.12])
@@ -393,7 +406,7 @@ def _objects(p, r, sides, forced):
             out.append((z, partial(_pole, p, sign * (r + 0.4), z, kind, sign)))
             z, first = z + rng.uniform(*n["pole_gap"]), False
         if rng.random() < p.st.tree_p:
-            x = sign * (r + s + t / 2) if t else sign * (r + s - 0.7)
+            x = sign * (sum(side.green) / 2 if side.green[1] > side.green[0] else side.walk[1] - 0.7)
             for z in np.arange(rng.uniform(3, 9), 60, rng.uniform(7, 12)):
                 out.append((z, partial(_tree, p, x, z)))
     return out

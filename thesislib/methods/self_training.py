@@ -29,22 +29,30 @@ def load_segmenter(checkpoint, profile: Profile, device):
 
 
 def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_root=None, teacher=None,
-                        rounds: int | None = None, real_share=None, thresholds: str = "cbst",
-                        portions=(0.3, 0.45, 0.6), flip: bool = True, noise: bool = True, dropout: float = 0.1,
-                        drop_path: float = 0.1, class_weighting: bool = False, rare_class_sampling: bool = True,
-                        labeled_fraction: float = 0.0, pool: str = "train+extra", student_init: str = "teacher",
+                        rounds: int | None = None, real_share=None, thresholds: str = "confidence",
+                        threshold: float = 0.9, portions=(0.3, 0.45, 0.6), flip: bool = True, noise: bool = True,
+                        dropout: float = 0.1, drop_path: float = 0.1, class_weighting: bool = False,
+                        rare_class_sampling: bool = False, labeled_fraction: float = 0.0, pool: str | None = None,
+                        student_init: str = "teacher",
                         steps: int | None = None, **engine_overrides) -> dict:
     """Run K rounds of teacher -> pseudo-labels -> noised student; returns per-round metrics.
 
     teacher: a checkpoint; None trains one on `source_root` (translated source) in out/round0.
     real_share[k]: share of pseudo-labeled real images in round k's batches (rising).
-    portions[k]: CBST share of each class's pixels kept as pseudo-labels in round k (rising).
+    thresholds: "confidence" (keep pixels with confidence >= `threshold`), "cbst" (keep the most
+    confident portions[k] of each class's pixels in round k) or "bdl" (per-class median, capped).
+    class_weighting / rare_class_sampling: class-imbalance compensation (class-weighted CE from the
+    source statistics; DAFormer-style rare-class sampling of source images).
+    pool: target splits to pseudo-label, "train" or "train+extra" (default: the profile's st_pool).
     labeled_fraction: > 0 gives that fraction of target-train images their true labels (SSL setting).
     student_init: "teacher" (fine-tune the teacher, the CPU-budget choice) or "scratch" (Noisy Student).
     """
     data_root, out = Path(data_root), Path(out)
     source_root = Path(source_root or data_root / "gta5")
     rounds = rounds or profile.st_rounds
+    pool = pool or profile.st_pool
+    if pool not in POOL_SPLITS:
+        raise ValueError(f"pool must be one of {sorted(POOL_SPLITS)}, got {pool!r}")
     real_share = tuple(real_share or profile.st_real_share)
     if len(real_share) < rounds:
         raise ValueError(f"real_share needs one value per round ({rounds}), got {real_share}")
@@ -64,7 +72,7 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         rd = out / f"round{k}"
         quality = make_pseudo_labels(load_segmenter(teacher, profile, device), ConcatDataset(pool_sets),
                                      rd / "pseudo", device, mode=thresholds, portion=portions[min(k, len(portions)) - 1],
-                                     flip=flip, ground_truth=gt_names)
+                                     threshold=threshold, flip=flip, ground_truth=gt_names)
         real = ConcatDataset([PseudoLabeled(target_set(data_root, profile, s, train=True, strong=noise), rd / "pseudo" / "labels")
                               for s in POOL_SPLITS[pool]])
         n_real = round(real_share[k - 1] * profile.batch_size)
@@ -78,9 +86,9 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         loader = step_loader([source, real], [profile.batch_size - n_real, n_real], seed + k, n_steps,
                              weights=weights, num_workers=profile.num_workers)
         config = {"method": "self_training", "round": k, "profile": profile.name, "teacher": str(teacher),
-                  "real_share": real_share[k - 1], "thresholds": thresholds, "noise": noise,
+                  "real_share": real_share[k - 1], "thresholds": thresholds, "threshold": threshold, "noise": noise,
                   "student_init": student_init, "class_weighting": class_weighting,
-                  "rare_class_sampling": rare_class_sampling, "labeled_fraction": labeled_fraction}
+                  "rare_class_sampling": rare_class_sampling, "labeled_fraction": labeled_fraction, "pool": pool}
         metrics = engine.fit(method, loader, config)
         history.append({"round": k, "real_share": real_share[k - 1], "val": metrics["val"],
                         "pseudo_labels": quality, "train_seconds": metrics["train_seconds"]})

@@ -1,0 +1,61 @@
+"""The throughput benchmark on minuscule sizes (CPU, seconds)."""
+import json
+
+import pytest
+import torch
+
+from thesislib import bench
+
+TINY = bench.Sizes(encoder="resnet18", decoder_channels=8, seg_hw=(32, 32), seg_batch=2, gan_hw=(32, 32),
+                   gan_ngf=4, gan_blocks=1, gan_batches=(1,), warmup=0, min_steps=1, min_seconds=0.0,
+                   max_steps=1, peak_n=64, configs=("fp32_eager", "bf16_cl"),
+                   skipped={"bf16_cl_compile": "skipped in the test"})
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: on a small shared CPU two threads make these tiny steps ~10x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_tiny_cpu_run_writes_json(tmp_path, capsys, one_thread):
+    out = tmp_path / "sub" / "bench.json"
+    assert bench.main(out, "default", sizes=TINY, device="cpu") == 0
+    res = json.loads(out.read_text())
+    assert res["complete"] is True and res["device_type"] == "cpu"
+    for key in ("device", "torch", "peak", "models", "sizes", "notes"):
+        assert key in res
+    assert res["peak"]["bf16_matmul_flops"] > 0 or "bf16_matmul_error" in res["peak"]
+    assert set(res["models"]) == {"deeplabv3plus", "cyclegan_b1"}
+    for model in res["models"].values():
+        assert model["flops_per_step"] > 0
+        assert set(model["configs"]) == {"fp32_eager", "bf16_cl", "bf16_cl_compile"}
+        assert model["configs"]["bf16_cl_compile"] == {"skipped": "skipped in the test"}
+        base = model["configs"]["fp32_eager"]
+        for k in ("images_per_s", "step_s", "flops_per_step", "achieved_tflops", "fraction_of_bf16_peak",
+                  "speedup_vs_fp32_eager"):
+            assert k in base, k
+        assert base["images_per_s"] > 0 and base["step_s"] > 0 and base["speedup_vs_fp32_eager"] == 1.0
+        assert base["losses_finite"]
+        fast = model["configs"]["bf16_cl"]   # measured, or a recorded failure: never a crash
+        assert fast.get("images_per_s", 1) > 0 and ("images_per_s" in fast or "error" in fast)
+    assert not list(out.parent.glob("*.tmp"))          # atomic write leaves no temp file
+    assert "fp32_eager" in capsys.readouterr().out     # the table is printed
+
+
+def test_sizes_for_profiles():
+    cpu = bench.sizes_for("default", cuda=False)
+    assert (cpu.encoder, cpu.seg_hw, cpu.seg_batch, cpu.gan_ngf, cpu.gan_blocks) == ("resnet18", (64, 128), 8, 16, 3)
+    assert "bf16_cl_compile" not in cpu.configs and "bf16_cl_compile" in cpu.skipped
+    gpu = bench.sizes_for("default", cuda=True)      # on CUDA "default" means the paper's sizes
+    assert (gpu.encoder, gpu.decoder_channels, gpu.seg_hw, gpu.seg_batch) == ("resnet50", 256, (512, 1024), 8)
+    assert (gpu.gan_ngf, gpu.gan_blocks, gpu.gan_hw, gpu.gan_batches) == (64, 9, (256, 512), (1, 4))
+    assert gpu.configs == tuple(bench.CONFIGS) and gpu.peak_n == 8192
+
+
+def test_unknown_config_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown bench config"):
+        bench.run(tmp_path / "b.json", sizes=bench.Sizes(configs=("fp16",)), device="cpu")

@@ -1,0 +1,213 @@
+"""The notebooks: committed without outputs, parameterised for Papermill; the smoke profile runs all of
+them end to end (once per session) and every table and figure they export exists and parses; the runner
+reports a failing notebook and its cell; a sweep collects its results."""
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from PIL import Image
+
+from thesislib import pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+# the smoke test's own build folder: its cache persists between sessions, it never touches build/<profile>
+# of a real run (default tables/ and figures/ are not written by the smoke profile)
+TEST_BUILD = REPO / "build" / "test"
+
+EXPECTED_NOTEBOOKS = ["01_datasets", "02_image_translation", "03_direct_transfer", "04_domain_adaptation",
+                      "05_self_training", "06_data_dependency", "07_comparison"]
+TABLES = ["table_4_1_datasets", "table_4_3_direct_transfer", "table_4_4_per_class_iou", "table_self_training",
+          "table_data_dependency", "table_published_comparison", "table_published_semisupervised",
+          "table_reported_vs_reproduced", "table_reported_vs_reproduced_direct"]
+FIGURES = ["fig_samples", "fig_class_frequency", "fig_translation", "fig_direct_transfer", "fig_per_class_iou",
+           "fig_self_training_rounds", "fig_pseudo_label_quality", "fig_predictions", "fig_data_dependency"]
+COMMON_PARAMETERS = {"profile": "default", "data_root": None, "exports_only": False, "results_path": None}
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def parameters_cell(nb):
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    return cells
+
+
+def assigned(source: str) -> dict:
+    """name -> literal value of the plain assignments in a parameters cell."""
+    out = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            out[node.targets[0].id] = ast.literal_eval(node.value)
+    return out
+
+
+# ---------------------------------------------------------------- committed notebooks (static)
+def test_the_seven_notebooks_are_there():
+    assert [p.stem for p in pipeline.notebooks(NOTEBOOKS)] == EXPECTED_NOTEBOOKS
+
+
+@pytest.mark.parametrize("name", EXPECTED_NOTEBOOKS)
+def test_notebook_is_committed_clean_and_parameterised(name):
+    nb = read(NOTEBOOKS / f"{name}.ipynb")
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), "commit notebooks without outputs"
+    params = parameters_cell(nb)
+    assert len(params) == 1 and params[0] is code[0], "the first code cell, and only it, is tagged `parameters`"
+    values = assigned(params[0].source)
+    for k, v in COMMON_PARAMETERS.items():
+        assert k in values and values[k] == v, f"{name}: parameter {k} should default to {v!r}"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    text = "\n".join(c.source for c in code)
+    assert "Lab(profile, data_root" in text and "compute=not exports_only" in text
+    for training in (".backward(", "optimizer", "zero_grad", "for step in"):
+        assert training not in text, f"{name}: no training loops in notebooks ({training!r})"
+    assert "write_results(results, results_path)" in code[-1].source
+    assert "lab.tables_dir" in text or "lab.figures_dir" in text
+
+
+# ---------------------------------------------------------------- the smoke reproduction (slow, once)
+@pytest.fixture(scope="module")
+def smoke():
+    """reproduce("smoke") into build/test once for this module: (exit code, printed output)."""
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = pipeline.reproduce("smoke", build_dir=TEST_BUILD)
+    print(buf.getvalue())
+    return rc, buf.getvalue()
+
+
+def test_smoke_reproduce_runs_every_notebook(smoke):
+    rc, out = smoke
+    assert rc == 0, out
+    for name in EXPECTED_NOTEBOOKS:
+        assert f"{name}.ipynb" in out and "ok" in out
+        executed = read(TEST_BUILD / "smoke" / "notebooks" / f"{name}.ipynb")
+        assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code"), name
+        injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert injected and 'profile = "smoke"' in injected[0].source
+    assert "done: 7 notebooks" in out
+    # the committed sources stay output-free
+    assert all(not c.get("outputs") for c in read(NOTEBOOKS / "01_datasets.ipynb").cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_smoke_tables_exist_and_parse(smoke, name):
+    assert smoke[0] == 0
+    tables = TEST_BUILD / "smoke" / "tables"
+    tex = (tables / f"{name}.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"\toprule" in tex and r"\bottomrule" in tex and r"\end{table}" in tex
+    assert r"\caption{" in tex and r"\label{tab:" in tex
+    assert "% profile: smoke" in tex and "% commit: " in tex
+    assert tex.count("&") >= 2 and not re.search(r"\bnan\b", tex, re.IGNORECASE)
+    csv = pd.read_csv(tables / f"{name}.csv")
+    assert len(csv) > 0 and len(csv.columns) > 1
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_smoke_figures_exist_and_open(smoke, name):
+    assert smoke[0] == 0
+    figs = TEST_BUILD / "smoke" / "figures"
+    with Image.open(figs / f"{name}.png") as im:
+        im.verify()
+    with Image.open(figs / f"{name}.png") as im:
+        assert im.width > 600 and im.height > 150
+    assert (figs / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_smoke_table_contents_follow_the_thesis(smoke):
+    assert smoke[0] == 0
+    tables = TEST_BUILD / "smoke" / "tables"
+    per_class = pd.read_csv(tables / "table_4_4_per_class_iou.csv")
+    assert set(per_class["class"]) >= set(__import__("thesislib.data.labels", fromlist=["x"]).CLASS_NAMES) | {"mIoU"}
+    assert per_class["method"].nunique() == 6
+    datasets = (tables / "table_4_1_datasets.tex").read_text()
+    assert "GTA5" in datasets and "Cityscapes" in datasets and "& 19 &" in datasets
+    published = pd.read_csv(tables / "table_published_comparison.csv")
+    assert published["Benchmark"].str.contains("embedded world, profile smoke").any()
+    assert published["Benchmark"].str.contains("Cityscapes val, DeepLabV2-ResNet101").any()
+    reported = pd.read_csv(tables / "table_reported_vs_reproduced.csv")
+    assert reported["reported"].notna().all() and reported["reproduced"].notna().any()
+    assert len(reported) == len(pd.read_csv(REPO / "thesislib" / "reference" / "thesis_reported.csv"))
+
+
+def test_exports_only_reuses_the_cache(smoke, capsys):
+    assert smoke[0] == 0
+    assert pipeline.reproduce("smoke", exports_only=True, build_dir=TEST_BUILD, only=["04"]) == 0
+    assert "[1/1] 04_domain_adaptation.ipynb" in capsys.readouterr().out
+
+
+def test_exports_only_without_a_cache_fails_clearly(tmp_path, capsys):
+    rc = pipeline.reproduce("smoke", exports_only=True, build_dir=tmp_path / "build", only=["03"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "FAILED 03_direct_transfer.ipynb" in out and "StageMissing" in out
+    assert "make reproduce" in out
+    assert (tmp_path / "build" / "smoke" / "notebooks" / "03_direct_transfer.ipynb").exists()
+
+
+# ---------------------------------------------------------------- runner behaviour on tiny notebooks
+def write_notebook(path: Path, *sources: str, parameters: str = 'profile = "default"\nresults_path = None'):
+    cells = [nbformat.v4.new_markdown_cell("# tiny")]
+    p = nbformat.v4.new_code_cell(parameters)
+    p.metadata["tags"] = ["parameters"]
+    cells.append(p)
+    cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_failing_notebook_stops_the_run_and_names_notebook_and_cell(tmp_path, capsys):
+    nbs = tmp_path / "notebooks"
+    marker = tmp_path / "ran_03"
+    write_notebook(nbs / "01_fine.ipynb", "x = 1 + 1")
+    write_notebook(nbs / "02_broken.ipynb", "y = 2", "z = 3\nraise ValueError('boom in the data')", "w = 4")
+    write_notebook(nbs / "03_after.ipynb", f"open({str(marker)!r}, 'w').write('ran')")
+    rc = pipeline.reproduce("smoke", notebooks_dir=nbs, build_dir=tmp_path / "build")
+    out = capsys.readouterr().out
+    assert rc != 0
+    assert "[1/3] 01_fine.ipynb" in out and "FAILED 02_broken.ipynb" in out
+    assert "ValueError: boom in the data" in out
+    # cells: markdown, parameters, injected parameters, y = 2, *this* (In [4]: parameters, injected, y, z)
+    assert "cell 4 (In [4]: 'z = 3')" in out
+    kept = tmp_path / "build" / "smoke" / "notebooks" / "02_broken.ipynb"
+    assert f"partially executed copy: {kept}" in out and kept.exists()
+    executed = read(kept)
+    assert any(o.get("ename") == "ValueError" for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert not marker.exists(), "notebooks after a failure must not run"
+    assert not (tmp_path / "build" / "smoke" / "notebooks" / "03_after.ipynb").exists()
+
+
+def test_sweep_collects_results_table_and_plot(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "tiny_sweep.ipynb",
+                        "import json\nresults = {'double': a * 2, 'length': len(b) + a, 'nested': {'k': a}}",
+                        "if results_path:\n    json.dump(results, open(results_path, 'w'))",
+                        parameters='profile = "default"\nresults_path = None\na = 1\nb = "x"')
+    rc = pipeline.sweep(str(nb), {"a": [1, 2], "b": ["x", "yy"]}, profile="smoke", build_dir=tmp_path / "build")
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    folder = tmp_path / "build" / "sweeps" / "tiny_sweep"
+    df = pd.read_csv(folder / "results.csv")
+    assert len(df) == 4
+    assert sorted(zip(df["a"], df["b"])) == [(1, "x"), (1, "yy"), (2, "x"), (2, "yy")]
+    assert (df["double"] == 2 * df["a"]).all() and (df["length"] == df["b"].str.len() + df["a"]).all()
+    assert (df["nested.k"] == df["a"]).all()
+    assert (folder / "a=2,b=yy.ipynb").exists() and (folder / "a=2,b=yy.json").exists()
+    tex = (folder / "sweep_tiny_sweep.tex").read_text()
+    assert r"\begin{tabular}" in tex and "% profile: smoke" in tex
+    with Image.open(folder / "sweep_tiny_sweep.png") as im:
+        assert im.width > 300
+    # a parameter the notebook does not declare is refused before anything runs
+    assert pipeline.sweep(str(nb), {"nope": [1]}, profile="smoke", build_dir=tmp_path / "build") == 2
+    assert "no parameter(s) nope" in capsys.readouterr().out

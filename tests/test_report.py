@@ -1,0 +1,216 @@
+"""Reporting: LaTeX tables with provenance, figure style and saving, the figure functions (fake data)."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from thesislib.data.labels import CLASS_NAMES, PALETTE  # noqa: E402
+from thesislib.report import figures, style  # noqa: E402
+from thesislib.report.tables import (aggregate, best_mask, git_commit, latex_escape, mean_std,  # noqa: E402
+                                     reference, write_results, write_table)
+
+PROV = {"profile": "smoke", "params": "abc123def456", "seeds": [0, 1, 2], "data_root": "embedded world"}
+
+
+def direct_transfer():
+    df = pd.DataFrame({"Pixel accuracy": [72.1, 79.08, 95.83], "mIoU": [30.18, 36.27, 74.98]},
+                      index=pd.Index(["Source (GTA5)", "Source→Target", "Target_val & co"], name="Evaluated on"))
+    return df
+
+
+# ---------------------------------------------------------------- tables
+def test_write_table_booktabs_caption_label_header_and_bold(tmp_path):
+    raw = pd.DataFrame({"setting": ["a", "a", "b"], "seed": [0, 1, 0], "value": [1.0, 2.0, 3.0]})
+    tex = write_table(direct_transfer(), "table_x", tmp_path, caption="Direct transfer: 50% of it",
+                      label="tab:x", provenance=PROV, best={"mIoU": "max", "Pixel accuracy": "min"}, raw=raw)
+    text = tex.read_text()
+    assert tex == tmp_path / "table_x.tex"
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}", r"\end{table}"):
+        assert rule in text
+    assert r"\caption{Direct transfer: 50\% of it}" in text
+    assert r"\label{tab:x}" in text
+    header = [line for line in text.splitlines() if line.startswith("%")]
+    assert any(line.startswith("% commit: ") for line in header)
+    assert "% profile: smoke" in header and "% parameters: abc123def456" in header and "% seeds: 0, 1, 2" in header
+    assert any(line.startswith("% date: 20") for line in header)
+    assert text.index("% commit") < text.index(r"\begin{table}")
+    assert r"\textbf{75.0}" in text            # best mIoU (max)
+    assert r"\textbf{72.1}" in text            # best pixel accuracy under "min"
+    assert r"\textbf{30.2}" not in text
+    assert r"Target\_val \& co" in text and r"Source$\rightarrow$Target" in text
+    assert "Evaluated on & Pixel accuracy & mIoU" in text      # one header line, index name on top
+    back = pd.read_csv(tmp_path / "table_x.csv")
+    pd.testing.assert_frame_equal(back, raw)
+    assert not list(tmp_path.glob(".*")), "temporary files left behind"
+
+
+def test_write_table_csv_defaults_to_the_numbers_with_std(tmp_path):
+    df = direct_transfer()
+    std = df * 0 + 0.5
+    write_table(df, "t", tmp_path, "c", "tab:t", PROV, std=std, precision=2)
+    text = (tmp_path / "t.tex").read_text()
+    assert r"30.18 $\pm$ 0.50" in text
+    back = pd.read_csv(tmp_path / "t.csv")
+    assert list(back.columns) == ["Evaluated on", "Pixel accuracy", "mIoU", "Pixel accuracy std", "mIoU std"]
+    assert back["mIoU"].tolist() == [30.18, 36.27, 74.98]
+
+
+def test_best_per_row_exclusions_ties_and_constant_lines():
+    df = pd.DataFrame({"A": [1.0, 5.0, 0.0], "B": [2.0, 5.0, 0.0], "C": [0.5, 3.0, 0.0],
+                       "Oracle": [9.0, 1.0, 0.0]}, index=["x", "y", "z"])
+    mask = best_mask(df, "max", axis=1, exclude=["Oracle"])
+    assert mask.loc["x"].tolist() == [False, True, False, False]    # the oracle is not a competitor
+    assert mask.loc["y"].tolist() == [True, True, False, False]     # ties: both bold
+    assert not mask.loc["z"].any()                                  # all equal: nothing to single out
+    assert best_mask(df, {"C": "min"}).loc[:, "C"].tolist() == [False, False, True]
+    with pytest.raises(ValueError):
+        best_mask(df, {"A": "biggest"})
+    with pytest.raises(KeyError):
+        best_mask(df, {"nope": "max"})
+
+
+def test_counts_and_missing_values_and_text(tmp_path):
+    df = pd.DataFrame({"# labeled": [24966, 5000], "mIoU": [np.nan, 44.42], "px": [72.1, 95.8], "Type": ["Synthetic", "Real_x"]},
+                      index=pd.Index(["GTA5", "Cityscapes"], name="Dataset"))
+    text = write_table(df, "d", tmp_path, "c", "tab:d", PROV, best={"mIoU": "max", "px": "max"}).read_text()
+    assert "GTA5 & 24,966 & -- & 72.1 & Synthetic" in text
+    assert r"Real\_x" in text and r"\textbf{95.8}" in text
+    assert r"\textbf{44.4}" not in text             # a single value is not "best" of anything
+    assert r"\begin{tabular}{lrrrl}" in text
+
+
+def test_grouped_columns_and_font_size(tmp_path):
+    cols = pd.MultiIndex.from_tuples([("GTA5", "reported"), ("GTA5", "reproduced")])
+    df = pd.DataFrame([[83.99, 80.0]], index=pd.Index(["road"], name="Class"), columns=cols)
+    text = write_table(df, "g", tmp_path, "c", "tab:g", PROV, precision=2, font_size="small").read_text()
+    assert r"\multicolumn{2}{c}{GTA5}" in text
+    assert "Class & reported & reproduced" in text
+    assert "\\centering\n\\small\n" in text
+    assert "GTA5 / reported" in (tmp_path / "g.csv").read_text()
+
+
+def test_mean_std_formatting():
+    assert mean_std([1, 2, 3]) == r"2.0 $\pm$ 1.0"
+    assert mean_std([1, 2, 3], latex=False) == "2.0 ± 1.0"
+    assert mean_std([10.0, 12.0], precision=2) == r"11.00 $\pm$ 1.41"
+    assert mean_std([1, None, float("nan"), 3]) == r"2.0 $\pm$ 1.4"      # missing values ignored
+    assert mean_std([41.25]) == "41.2" or mean_std([41.25]) == "41.3"    # one seed: no spread shown
+    assert mean_std([]) == "--"
+    # a mean_std string goes into a table as LaTeX, not escaped
+    assert latex_escape(mean_std([1, 3])) == r"2.0 $\pm$ 1.4"
+    assert latex_escape("a_b & 50%") == r"a\_b \& 50\%"
+
+
+def test_aggregate_mean_and_std_over_seeds():
+    raw = pd.DataFrame({"method": ["b", "b", "a", "a"], "seed": [0, 1, 0, 1], "metric": ["miou"] * 4,
+                        "value": [1.0, 3.0, 2.0, 2.0]})
+    mean, std = aggregate(raw, "method", "metric")
+    assert mean.index.tolist() == ["b", "a"]                 # first-appearance order kept
+    assert mean.loc["b", "miou"] == 2.0 and std.loc["b", "miou"] == pytest.approx(np.sqrt(2))
+    assert std.loc["a", "miou"] == 0.0
+
+
+def test_git_commit_outside_a_repository_is_unknown(tmp_path):
+    assert git_commit(tmp_path) == "unknown"
+
+
+def test_write_results_and_reference_data(tmp_path):
+    write_results({"miou": np.float64(1.5), "n": np.int64(3), "ok": True}, tmp_path / "r" / "out.json")
+    import json
+    assert json.loads((tmp_path / "r" / "out.json").read_text()) == {"miou": 1.5, "n": 3, "ok": True}
+    write_results({"x": 1}, None)                            # no path: nothing, no error
+    reported = reference("thesis_reported")
+    assert reported.query("setting == 'gta5_cyclegan' and metric == 'miou'")["value"].item() == 44.42
+    published = reference("published_gta5_to_cityscapes")
+    assert {"method", "backbone", "miou", "source"} <= set(published.columns) and len(published) >= 10
+    assert (reference("published_cityscapes_semisupervised")["labels"] > 0).all()
+
+
+# ---------------------------------------------------------------- style and figures
+def test_save_writes_pdf_and_png_at_thesis_width(tmp_path):
+    fig, ax = style.figure(0.5)
+    ax.plot([0, 1], [0, 1])
+    paths = style.save(fig, "fig_x", tmp_path / "figures")
+    assert [p.name for p in paths] == ["fig_x.pdf", "fig_x.png"]
+    assert (tmp_path / "figures" / "fig_x.pdf").read_bytes()[:5] == b"%PDF-"
+    with Image.open(tmp_path / "figures" / "fig_x.png") as im:
+        assert im.format == "PNG"
+        assert 0.8 * style.TEXT_WIDTH * style.DPI < im.width <= 1.02 * style.TEXT_WIDTH * style.DPI
+    assert fig.get_size_inches()[0] == pytest.approx(style.TEXT_WIDTH)
+    assert not list((tmp_path / "figures").glob(".*")), "temporary files left behind"
+
+
+def test_style_is_readable_and_colour_blind_safe():
+    import seaborn as sns
+    style.apply()
+    assert 8 <= matplotlib.rcParams["font.size"] <= 10
+    assert list(style.PALETTE) == list(sns.color_palette("colorblind"))
+
+
+def test_overlay_uses_the_cityscapes_palette_and_leaves_ignored_pixels():
+    image = np.zeros((4, 6, 3), np.float32)
+    mask = np.zeros((4, 6), np.int64)
+    mask[:, 3:] = 255
+    out = figures.overlay(image, mask, alpha=1.0)
+    assert np.allclose(out[0, 0], PALETTE[0] / 255.0)        # road colour
+    assert np.allclose(out[0, 5], 0.0)                       # ignored: the image shows through
+    chw = torch.rand(3, 4, 6)
+    assert figures.to_rgb(chw).shape == (4, 6, 3)
+
+
+def fake_items(n=2, h=16, w=32):
+    g = np.random.default_rng(0)
+    return [(torch.rand(3, h, w), torch.from_numpy(g.integers(0, 19, (h, w)))) for _ in range(n)]
+
+
+def test_figure_functions_return_figures(tmp_path):
+    g = np.random.default_rng(0)
+    items = fake_items()
+    made = {
+        "samples": figures.sample_grid(items, items),
+        "translation": figures.translation_samples([[i, i, i, i] for i, _ in items]),
+        "predictions": figures.prediction_panel([[i, m, m, m] for i, m in items]),
+        "class_frequency": figures.class_frequency({"source": g.integers(0, 1000, 19),
+                                                    "target": {"a": g.integers(0, 9, 19), "b": g.integers(0, 9, 19)}}),
+        "per_class": figures.per_class_iou(pd.DataFrame({"A": g.uniform(0, 90, 20), "B": g.uniform(0, 90, 20)},
+                                                        index=CLASS_NAMES + ["mIoU"])),
+        "rounds": figures.rounds_curve(pd.DataFrame({"round": [0, 1, 2, 0, 1, 2], "seed": [0, 0, 0, 1, 1, 1],
+                                                     "miou": [30, 35, 37, 31, 36, 36]}),
+                                       references={"oracle": 60.0, "source only": 20.0}),
+        "quality": figures.pseudo_label_quality(
+            pd.DataFrame({"round": [1, 2], "precision": [80, 75], "coverage": [40, 60]}),
+            pd.DataFrame([{"round": r, "class": c, "precision": None if c == "train" else 70.0, "coverage": 50.0}
+                          for r in (1, 2) for c in CLASS_NAMES])),
+        "data_dependency": figures.data_dependency(pd.DataFrame(
+            {"fraction": [1 / 16, 1 / 16, 1.0, 1.0], "method": ["a", "b", "a", "b"], "seed": 0,
+             "miou": [20, 30, 60, 61]}), references={"teacher": 25.0}),
+        "sweep": figures.sweep_plot(pd.DataFrame({"beta": [0.01, 0.05], "miou": [1.0, 2.0], "acc": [3.0, 4.0]}),
+                                    "beta", ["miou", "acc"]),
+    }
+    for name, fig in made.items():
+        assert isinstance(fig, Figure), name
+        assert fig.get_size_inches()[0] == pytest.approx(style.TEXT_WIDTH * (0.75 if name in ("rounds", "data_dependency") else 1)), name
+    # label figures carry the 19-class palette legend
+    legend_texts = [t.get_text() for t in made["samples"].legends[0].get_texts()]
+    assert legend_texts == CLASS_NAMES
+    # data dependency: fractions on a log2 axis labelled as shares
+    ax = made["data_dependency"].axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1/16", "1"]
+    # pseudo-label heatmaps keep every class, even one without pseudo-labels
+    heat = made["quality"].axes[1]
+    assert len(heat.get_yticklabels()) == 19
+    paths = style.save(made["samples"], "fig_samples", tmp_path)
+    assert all(p.stat().st_size > 1000 for p in paths)
+    for fig in made.values():
+        figures.close(fig)
+
+
+def test_image_grid_rejects_mismatched_overlay():
+    with pytest.raises(ValueError):
+        figures.overlay(np.zeros((4, 6, 3)), np.zeros((5, 6), np.int64))
