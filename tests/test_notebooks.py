@@ -69,6 +69,8 @@ def test_notebook_is_committed_clean_and_parameterised(name):
     for training in (".backward(", "optimizer", "zero_grad", "for step in"):
         assert training not in text, f"{name}: no training loops in notebooks ({training!r})"
     assert "write_results(results, results_path)" in code[-1].source
+    # a sweep point must not overwrite the thesis' tables/ and figures/
+    assert "lab.tables_dir = lab.figures_dir = Path(results_path)" in text
     assert "lab.tables_dir" in text or "lab.figures_dir" in text
 
 
@@ -211,3 +213,10 @@ def test_sweep_collects_results_table_and_plot(tmp_path, capsys):
     # a parameter the notebook does not declare is refused before anything runs
     assert pipeline.sweep(str(nb), {"nope": [1]}, profile="smoke", build_dir=tmp_path / "build") == 2
     assert "no parameter(s) nope" in capsys.readouterr().out
+
+
+def test_an_unknown_profile_is_refused_before_any_notebook_runs(tmp_path, capsys):
+    assert pipeline.reproduce("nope", build_dir=tmp_path) == 2
+    out = capsys.readouterr().out
+    assert "unknown profile 'nope'" in out and "[1/" not in out
+    assert not (tmp_path / "nope").exists()

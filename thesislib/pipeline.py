@@ -111,6 +111,12 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
     data_root: None = the embedded world; exports_only: only redo tables/figures from cached results.
     build_dir: where executed notebooks go (build/<profile>/notebooks) and, when given, the build folder
     the notebooks use (cache, embedded data). only: names or stems to run a subset."""
+    from thesislib.profiles import get_profile
+    try:
+        get_profile(profile)
+    except ValueError as e:
+        _say(f"error: {e}")
+        return 2
     nbs = notebooks(notebooks_dir)
     if only:
         wanted = {Path(o).stem for o in only}
@@ -269,7 +275,8 @@ def collect(rows: list[dict], names: list[str], stem: str, out_dir: Path, profil
             hue = names[1] if len(names) == 2 else "setting"
             if len(names) > 2:
                 plot = df.assign(setting=[",".join(f"{k}={r[k]}" for k in names[1:]) for _, r in df.iterrows()])
-        fig = figures.sweep_plot(plot, names[0], numeric, hue=hue)
+        varying = [c for c in numeric if df[c].nunique(dropna=True) > 1] or numeric   # constants say nothing
+        fig = figures.sweep_plot(plot, names[0], varying, hue=hue)
         style.save(fig, f"sweep_{stem}", out_dir)
         figures.close(fig)
     return df
