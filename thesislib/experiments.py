@@ -54,7 +54,8 @@ class Lab:
                 "seeds": list(self.profile.seeds), "data_root": "embedded world" if self.embedded else str(self.data_root)}
 
     def _run(self, stage: str, fn, **params) -> dict:
-        key = {"profile": asdict(self.profile), "data_root": str(self.data_root), **params}
+        data = f"embedded world ({self.profile.name})" if self.embedded else str(self.data_root.resolve())
+        key = {"profile": asdict(self.profile), "data_root": data, **params}   # no checkout path in the key
         return self.cache.run(stage, key, lambda out: fn(self.data(), out, self.profile, **params), self.compute)
 
     # ---- experiments ---------------------------------------------------------------------------
