@@ -86,6 +86,11 @@ def reseed(seed: int, step: int) -> None:
     random.seed(s)
 
 
+def default_device() -> torch.device:
+    """CUDA when present, else CPU (what the engine picks with device="auto" in one process)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 class Engine:
     def __init__(self, out: str | Path, config: EngineConfig):
         self.out = Path(out)

@@ -9,7 +9,7 @@ import torch
 
 from thesislib.cache import StageCache, StageMissing, params_hash
 from thesislib.data.check import check_data
-from thesislib.engine import CHECKPOINT
+from thesislib.engine import CHECKPOINT, default_device
 from thesislib.inference import evaluate
 from thesislib.io import atomic_write_json
 from thesislib.methods.common import source_set, target_set
@@ -110,12 +110,12 @@ class Lab:
         if not path.exists():
             if not self.compute:
                 raise StageMissing(f"{path} is not cached; run `make reproduce` first.")
-            atomic_write_json(path, evaluate(self.load_model(result), self.dataset(name), torch.device("cpu")))
+            atomic_write_json(path, evaluate(self.load_model(result, device=default_device()), self.dataset(name), default_device()))
         return json.loads(path.read_text())
 
-    def load_model(self, result: dict, round_: int | None = None):
+    def load_model(self, result: dict, round_: int | None = None, device="cpu"):
         """The trained task model of a result (a self-training result: its last or a given round)."""
         run = Path(result["run_dir"])
         if "rounds" in result:
             run = run / f"round{round_ or len(result['rounds'])}"
-        return load_segmenter(run / CHECKPOINT, self.profile, torch.device("cpu"))
+        return load_segmenter(run / CHECKPOINT, self.profile, torch.device(device))

@@ -38,7 +38,7 @@ class Profile:
     st_pool: str = "train"                   # target splits pseudo-labeled: train | train+extra
     # experiments
     seeds: tuple[int, ...] = (0, 1, 2)
-    fractions: tuple[float, ...] = (1 / 8, 1 / 4, 1 / 2, 1.0)
+    fractions: tuple[float, ...] = (1 / 8, 1 / 2, 1.0)
     num_workers: int = 0
     ckpt_every: int = 200
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from thesislib.data.labels import CLASS_IDS, CLASS_NAMES, NUM_CLASSES, label_id_palette, to_train_ids
 from thesislib.profiles import get_profile
 
-VERSION = 1
+VERSION = 2
 ID = dict(zip(CLASS_NAMES, CLASS_IDS))          # class name -> Cityscapes label id
 UNLABELED, EGO, STATIC, GROUND = 0, 1, 4, 6      # void ids (train id 255)
 CITIES = {
@@ -640,10 +640,17 @@ def _render(p):
     shade = 1 - 0.45 * np.asarray(p.shadow, np.float32) / 255
     if not p.st.photographic:                             # source: flat colours, hard edges, clean
         img = rgb * (shade * p.rng.uniform(0.85, 1.15))[..., None]
-        fade = p.rng.uniform(0, 0.35)                     # weather: washes colours toward grey
+        fade = p.rng.uniform(0, 0.1)                      # weather: washes colours toward grey
         return np.clip(img * (1 - fade) + fade * img.mean(), 0, 255).astype(np.uint8)
     kinds = np.asarray(p.textures, np.uint8)[inst]
     return _photograph(p, rgb * (shade * _texture(p, kinds))[..., None])
+
+
+def _grade(img, rng):
+    """The target camera's colour grade: muted colours, slight green tint, low contrast with lifted blacks."""
+    grey = img.mean(-1, keepdims=True)
+    img = grey + rng.uniform(0.45, 0.7) * (img - grey)
+    return (0.75 * img + 20) * np.float32([0.93, 1.0, 0.96])
 
 
 def _photograph(p, img):
@@ -654,6 +661,7 @@ def _photograph(p, img):
     vignette = 1 - rng.uniform(0.3, 0.8) * (xn ** 2 + yn ** 2)
     cast = rng.uniform(0.8, 1.1) * (1 + rng.normal(0, 0.05, 3)).astype(np.float32)
     img = img * (light * vignette)[..., None] * cast
+    img = _grade(img, rng)
     haze = rng.uniform(0.15, 0.45) * np.exp(-np.abs(ys - p.yh) / (0.12 * p.h))
     img += (p.colours[0].astype(np.float32) - img) * haze[..., None]
     im = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from thesislib.data.check import check_data
 from thesislib.data.stream import step_loader
-from thesislib.engine import CHECKPOINT, Engine, Method
+from thesislib.engine import CHECKPOINT, Engine, Method, default_device
 from thesislib.io import atomic_write_json
 from thesislib.losses import GANLoss, cycle_loss, identity_loss
 from thesislib.methods.common import engine_config, source_set, target_set
@@ -123,7 +123,7 @@ def translate_source(checkpoint, source_root, out_root, profile: Profile, batch_
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
     (tmp / "labels").mkdir()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
     G = load_generator(checkpoint, profile).to(device)
     src = source_set(source_root, profile, train=False, size=profile.gan_hw)
     source_root = Path(source_root)
