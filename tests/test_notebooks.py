@@ -74,6 +74,18 @@ def test_notebook_is_committed_clean_and_parameterised(name):
     assert "lab.tables_dir" in text or "lab.figures_dir" in text
 
 
+def test_self_training_notebook_defaults_are_the_methods():
+    """Notebook 05 at its defaults must run the same (cached) self-training as notebooks 06 and 07."""
+    import inspect
+
+    from thesislib.methods.self_training import train_self_training
+    values = assigned(parameters_cell(read(NOTEBOOKS / "05_self_training.ipynb"))[0].source)
+    defaults = inspect.signature(train_self_training).parameters
+    for k in ("thresholds", "noise", "class_weighting", "rare_class_sampling"):
+        assert values[k] == defaults[k].default, f"05_self_training: {k}={values[k]!r}, the method's default is " \
+                                                 f"{defaults[k].default!r}"
+
+
 # ---------------------------------------------------------------- the smoke reproduction (slow, once)
 @pytest.fixture(scope="module")
 def smoke():
