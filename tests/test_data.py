@@ -1,4 +1,5 @@
 """Loaders, joint transforms and pseudo-labeled sets on tiny generated PNG fixtures."""
+import os
 import shutil
 
 import numpy as np
@@ -68,19 +69,22 @@ def test_resize_at_load_image_bilinear_mask_nearest(make_gta5):
     assert torch.allclose(item["image"], torch.from_numpy(smooth).permute(2, 0, 1) / 255)
 
 
-def test_cache_returns_identical_items_without_the_files(make_gta5):
+def test_ram_cache_is_shared_between_sets_and_follows_file_changes(make_gta5, monkeypatch):
     root = make_gta5(3)
-    plain, cached = GTA5(root, size=(6, 9)), GTA5(root, size=(6, 9), cache=True)
-    first = [cached[i] for i in range(len(cached))]
-    shutil.rmtree(root / "images")                    # a cached set no longer needs its files
-    for i, item in enumerate(first):
-        again = cached[i]
-        assert torch.equal(again["image"], item["image"]) and torch.equal(again["mask"], item["mask"])
-        assert again["name"] == item["name"]
-    with pytest.raises(FileNotFoundError):
-        plain[0]
-    batch = next(iter(DataLoader(cached, batch_size=2)))
-    assert batch["image"].shape == (2, 3, 6, 9) and batch["name"] == cached.names[:2]
+    first = GTA5(root, size=(6, 9), cache=True)[0]
+    again = GTA5(root, size=(6, 9), cache=True)                # another set over the same files
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    assert torch.equal(again[0]["image"], first["image"]) and torch.equal(again[0]["mask"], first["mask"])
+    assert opened == [], "a cached pair is not read again"
+    path = again.pairs[0].image                                # the file changes: it is read anew
+    Image.fromarray(255 - np.array(real_open(path).convert("RGB"))).save(path)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert not torch.equal(again[0]["image"], first["image"]) and path in opened
+    batch = next(iter(DataLoader(again, batch_size=2)))
+    assert batch["image"].shape == (2, 3, 6, 9) and batch["name"] == again.names[:2]
 
 
 def test_train_transform_keeps_image_and_mask_aligned(make_gta5):

@@ -60,6 +60,7 @@ class Sizes:
     gan_hw: tuple[int, int] = (64, 128)
     gan_ngf: int = 16
     gan_blocks: int = 3
+    gan_ndf: int = 32
     gan_batches: tuple[int, ...] = (1,)
     warmup: int = 1              # steps before timing (compilation happens here)
     min_steps: int = 2           # timed steps: at least this many ...
@@ -79,7 +80,7 @@ def sizes_for(profile_name: str, cuda: bool) -> Sizes:
         profile_name = "paper"
     p = get_profile(profile_name)
     s = Sizes(encoder=p.encoder, decoder_channels=p.decoder_channels, seg_hw=tuple(p.image_hw),
-              seg_batch=p.batch_size, gan_hw=tuple(p.gan_hw), gan_ngf=p.gan_ngf, gan_blocks=p.gan_blocks,
+              seg_batch=p.batch_size, gan_hw=tuple(p.gan_hw), gan_ngf=p.gan_ngf, gan_blocks=p.gan_blocks, gan_ndf=p.gan_ndf,
               gan_batches=(p.gan_batch_size,),
               configs=("fp32_eager", "bf16_cl"), skipped={"bf16_cl_compile": CPU_COMPILE_SKIP})
     if cuda:
@@ -136,14 +137,14 @@ def _gan_workload(s: Sizes, batch: int):
     h, w = s.gan_hw
 
     def make_method():
-        return CycleGAN(ngf=s.gan_ngf, n_blocks=s.gan_blocks)
+        return CycleGAN(ngf=s.gan_ngf, n_blocks=s.gan_blocks, ndf=s.gan_ndf)
 
     def make_batch(device):
         g = torch.Generator().manual_seed(0)
         return {"image": torch.rand(2 * batch, 3, h, w, generator=g).to(device),
                 "domain": torch.tensor([0] * batch + [1] * batch).to(device)}
 
-    info = {"model": "CycleGAN", "ngf": s.gan_ngf, "n_blocks": s.gan_blocks, "ndf": 64, "hw": list(s.gan_hw),
+    info = {"model": "CycleGAN", "ngf": s.gan_ngf, "n_blocks": s.gan_blocks, "ndf": s.gan_ndf, "hw": list(s.gan_hw),
             "batch": batch, "images_per_step": batch,
             "images_per_step_note": "image pairs: each step translates `batch` A and `batch` B images",
             "optimizer": "Adam", "grad_clip": None}

@@ -1,9 +1,15 @@
 """Stage cache: expensive results (trained models, translated sets, pseudo-labels) live in
 build/cache/<profile>/<stage>-<key>, key = hash(stage, parameters, code version). Same inputs ->
 reused; changed parameters or training code -> a new key (the old entry shows as stale)."""
+import contextlib
 import hashlib
 import json
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:          # not on Windows: no cross-process lock there
+    fcntl = None
 
 from thesislib.io import atomic_write_json
 
@@ -37,19 +43,29 @@ class StageCache:
         return self.root / f"{stage}-{params_hash({'stage': stage, 'params': params, 'code': code_version()})}"
 
     def run(self, stage: str, params: dict, fn, compute: bool = True) -> dict:
-        """fn(run_dir) -> metrics, called unless the stage is complete; it resumes a partial run."""
+        """fn(run_dir) -> metrics, called unless the stage is complete; it resumes a partial run.
+        A process computing a stage holds its lock: another asking for it waits, then reads the result."""
         d = self.path(stage, params)
-        done = d / "metrics.json"
-        if done.exists() and (d / "stage.json").exists() and json.loads((d / "stage.json").read_text()).get("complete"):
-            return {**json.loads(done.read_text()), "run_dir": str(d)}
+        if (result := self._complete(d)) is not None:
+            return result
         if not compute:
             raise StageMissing(f"stage {stage!r} with these parameters is not cached ({d}); "
                                "run `make reproduce` (or drop exports_only) to compute it.")
-        info = {"stage": stage, "params": params, "code": code_version(), "complete": False}
-        atomic_write_json(d / "stage.json", info)
-        result = fn(d)
-        atomic_write_json(d / "stage.json", {**info, "complete": True})
+        with _locked(d):
+            if (result := self._complete(d)) is not None:
+                return result
+            info = {"stage": stage, "params": params, "code": code_version(), "complete": False}
+            atomic_write_json(d / "stage.json", info)
+            result = fn(d)
+            atomic_write_json(d / "stage.json", {**info, "complete": True})
         return {**result, "run_dir": str(d)}
+
+    @staticmethod
+    def _complete(d: Path) -> dict | None:
+        done, info = d / "metrics.json", d / "stage.json"
+        if done.exists() and info.exists() and json.loads(info.read_text()).get("complete"):
+            return {**json.loads(done.read_text()), "run_dir": str(d)}
+        return None
 
     def status(self) -> list[dict]:
         """One row per cached stage: name, key, complete/partial, current/stale."""
@@ -60,3 +76,13 @@ class StageCache:
                          "state": "complete" if info.get("complete") else "partial",
                          "code": "current" if info["code"] == current else "stale"})
         return rows
+
+
+@contextlib.contextmanager
+def _locked(d: Path):
+    """An exclusive lock on stage folder `d` (released when the holder exits, even if it is killed)."""
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / ".lock", "w") as f:
+        if fcntl is not None:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield

@@ -2,7 +2,10 @@
 stage cache. `Lab("default")` uses the embedded world (generated on first use) under build/;
 `Lab("paper", data_root="/data")` expects `/data/gta5` and `/data/cityscapes` (the real sets)."""
 import json
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -26,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 class Lab:
     def __init__(self, profile: str = "default", data_root=None, build_dir=None, compute: bool = True, **overrides):
+        self._args = {"profile": profile, "data_root": data_root, "build_dir": build_dir, **overrides}
         self.profile = get_profile(profile, **overrides)
         self.build = Path(build_dir or REPO / "build")
         self.embedded = data_root in (None, "")
@@ -57,6 +61,35 @@ class Lab:
         data = f"embedded world ({self.profile.name})" if self.embedded else str(self.data_root.resolve())
         key = {"profile": asdict(self.profile), "data_root": data, **params}   # no checkout path in the key
         return self.cache.run(stage, key, lambda out: fn(self.data(), out, self.profile, **params), self.compute)
+
+    def prefetch(self, calls: list[tuple[str, dict]], workers: int | None = None, threads: int | None = None) -> None:
+        """Compute the uncached stages among `calls` [(Lab method name, keyword arguments), ...] side by
+        side, then return; afterwards the same calls read the stage cache. The calls must not depend on
+        each other's results. On a CPU, two one-thread trainings do about 1.35x the work of one two-thread
+        training; so `workers` (default: the number of cores, at most the number of pending calls) each
+        run with `threads` (default cores // workers) torch threads. On CUDA, or with one pending call, it leaves everything to the
+        ordinary calls (one GPU trains one model at a time). Results equal those of the ordinary calls."""
+        if not self.compute or torch.cuda.is_available():
+            return
+        self.data()                               # the world and its statistics, before the workers start
+        pending = [(name, kw) for name, kw in calls if not self._cached(name, kw)]
+        workers = min(workers or os.cpu_count() or 1, len(pending))
+        if workers < 2:
+            return
+        threads = threads or max(1, (os.cpu_count() or 1) // workers)
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            for future in [pool.submit(_compute_stage, self._args, threads, name, kw) for name, kw in pending]:
+                future.result()                   # a failing stage raises here, named by its traceback
+
+    def _cached(self, name: str, kw: dict) -> bool:
+        self.compute = False
+        try:
+            getattr(self, name)(**kw)
+            return True
+        except StageMissing:
+            return False
+        finally:
+            self.compute = True
 
     # ---- experiments ---------------------------------------------------------------------------
     def source_only(self, seed=0, **kw):
@@ -119,3 +152,9 @@ class Lab:
         if "rounds" in result:
             run = run / f"round{round_ or len(result['rounds'])}"
         return load_segmenter(run / CHECKPOINT, self.profile, torch.device(device))
+
+
+def _compute_stage(lab_args: dict, threads: int, name: str, kw: dict) -> None:
+    """Worker of `Lab.prefetch`: one stage in a fresh process with `threads` torch threads."""
+    torch.set_num_threads(threads)
+    getattr(Lab(**lab_args), name)(**kw)

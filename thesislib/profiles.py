@@ -28,7 +28,8 @@ class Profile:
     gan_hw: tuple[int, int] = (64, 128)
     gan_ngf: int = 16
     gan_blocks: int = 3
-    gan_steps: int = 1000
+    gan_ndf: int = 32                        # PatchGAN width (the paper's 64 on GPU profiles)
+    gan_steps: int = 2500
     gan_batch_size: int = 1
     # adaptation and self-training
     adapt_steps: int = 400
@@ -47,19 +48,19 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", n_source=24, n_train=12, n_extra=16, n_val=8, world_hw=(64, 128),
         encoder="resnet18", decoder_channels=32, image_hw=(32, 64), batch_size=4, steps=6,
-        gan_hw=(32, 64), gan_ngf=4, gan_blocks=1, gan_steps=6, adapt_steps=6,
+        gan_hw=(32, 64), gan_ngf=4, gan_blocks=1, gan_ndf=8, gan_steps=6, adapt_steps=6,
         st_rounds=2, st_steps=6, st_real_share=(0.25, 0.5), seeds=(0,), fractions=(0.5, 1.0),
         ckpt_every=3,
     ),
     "default": Profile(name="default"),
     "large": Profile(
         name="large", n_source=5000, n_train=1000, n_extra=5000, n_val=500, world_hw=(512, 1024),
-        image_hw=(128, 256), steps=2000, gan_hw=(128, 256), gan_steps=4000, adapt_steps=2000, st_rounds=3,
+        image_hw=(128, 256), steps=2000, gan_hw=(128, 256), gan_ndf=64, gan_steps=4000, adapt_steps=2000, st_rounds=3,
         st_steps=1500, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra", fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0),
     ),
     "paper": Profile(
         name="paper", world_hw=(512, 1024), encoder="resnet50", decoder_channels=256, image_hw=(512, 1024),
-        batch_size=8, lr=1e-3, steps=40000, gan_hw=(256, 512), gan_ngf=64, gan_blocks=9, gan_steps=100000,
+        batch_size=8, lr=1e-3, steps=40000, gan_hw=(256, 512), gan_ngf=64, gan_blocks=9, gan_ndf=64, gan_steps=100000,
         adapt_steps=40000, st_rounds=3, st_steps=20000, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra",
         fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8,
         ckpt_every=2000,

@@ -19,6 +19,8 @@ from thesislib.data.transforms import WeightMap, to_dtypes
 
 CHECK_FILE = "thesislib-check.json"   # written by `thesislib check-data KIND ROOT` into ROOT
 MAX_LISTED = 5                        # file names quoted in one error message
+RAM_CACHE_ITEMS = 20_000              # resized pairs kept per process (64x128: about 32 KB each)
+_RAM_CACHE: dict = {}                 # (image, label, mtimes, size) -> (image, mask) uint8 arrays
 
 
 class DataLayoutError(ValueError):
@@ -116,7 +118,8 @@ class SegmentationSet(Dataset):
     ids (255 ignored), "name": image path relative to the root}.
 
     `size=(h, w)` resizes at load (image bilinear with antialiasing, mask nearest); `cache` keeps the
-    resized uint8 arrays in RAM; `transform` is a joint torchvision v2 transform applied after the
+    resized uint8 arrays in RAM, shared by every set of the process that reads the same unchanged files
+    at the same size (a notebook trains many models on the same images); `transform` is a joint torchvision v2 transform applied after the
     resize. Subclasses set `kind` (the check-data kind) and `layout` (the expected layout in words).
     """
     kind = layout = ""
@@ -124,7 +127,7 @@ class SegmentationSet(Dataset):
     def __init__(self, root, pairs: list[Pair], size=None, transform=None, cache=False, check_file=None):
         self.root = Path(root)
         self.size = tuple(size) if size is not None else None
-        self.transform, self._cache = transform, {} if cache else None
+        self.transform, self.cache = transform, cache
         self.check_file = Path(check_file) if check_file is not None else self.root / CHECK_FILE
         listed = (read_check_file(self.check_file) or {}).get("excluded", [])
         excluded = {e["name"]: e["reason"] for e in listed}
@@ -149,17 +152,21 @@ class SegmentationSet(Dataset):
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Item i as resized uint8 arrays: image (H, W, 3) and train-id mask (H, W); no transform."""
-        if self._cache is not None and i in self._cache:
-            return self._cache[i]
         pair = self.pairs[i]
+        key = None
+        if self.cache:
+            files = [f for f in (pair.image, pair.label if pair.labeled else None) if f is not None]
+            key = (*map(str, files), *(f.stat().st_mtime_ns for f in files), self.size)
+            if key in _RAM_CACHE:
+                return _RAM_CACHE[key]
         image = resize(Image.open(pair.image).convert("RGB"), self.size, Image.Resampling.BILINEAR)
         if pair.labeled:
             mask = to_train_ids(np.array(resize(open_label(pair.label), self.size, Image.Resampling.NEAREST)))
         else:
             mask = np.full((image.height, image.width), IGNORE_INDEX, dtype=np.uint8)
         out = np.array(image), mask
-        if self._cache is not None:
-            self._cache[i] = out
+        if key is not None and len(_RAM_CACHE) < RAM_CACHE_ITEMS:
+            _RAM_CACHE[key] = out
         return out
 
     def sample(self, name: str, image: np.ndarray, mask: np.ndarray, **extra) -> dict:

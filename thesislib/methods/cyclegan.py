@@ -95,11 +95,11 @@ def train_cyclegan(data_root, out, profile: Profile, seed: int = 0, steps: int |
     steps = steps or profile.gan_steps
     cfg = engine_config(profile, steps, seed, lr_schedule="linear_decay", grad_clip=None, **engine_overrides)
     engine = Engine(out, cfg)
-    method = CycleGAN(ngf=profile.gan_ngf, n_blocks=profile.gan_blocks)
+    method = CycleGAN(ngf=profile.gan_ngf, n_blocks=profile.gan_blocks, ndf=profile.gan_ndf)
     b = profile.gan_batch_size
     loader = step_loader([src, trg], [b, b], seed, steps, num_workers=profile.num_workers)
     config = {"method": "cyclegan", "profile": profile.name, "ngf": profile.gan_ngf,
-              "n_blocks": profile.gan_blocks, "gan_hw": list(size)}
+              "n_blocks": profile.gan_blocks, "ndf": profile.gan_ndf, "gan_hw": list(size)}
     metrics = engine.fit(method, loader, config)
     if translate and not (out / "translated" / "done.json").exists():
         translate_source(out / CHECKPOINT, data_root / "gta5", out / "translated", profile)
