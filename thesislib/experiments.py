@@ -67,8 +67,10 @@ class Lab:
         side, then return; afterwards the same calls read the stage cache. The calls must not depend on
         each other's results. On a CPU, two one-thread trainings do about 1.35x the work of one two-thread
         training; so `workers` (default: the number of cores, at most the number of pending calls) each
-        run with `threads` (default cores // workers) torch threads. On CUDA, or with one pending call, it leaves everything to the
-        ordinary calls (one GPU trains one model at a time). Results equal those of the ordinary calls."""
+        run with `threads` (default cores // workers) torch threads. The calls beyond a multiple of
+        `workers` (the last ones: put the longest first), and all of them on CUDA (one GPU trains one
+        model at a time), are left to the ordinary calls. A stage gives the result of its ordinary call
+        made with `threads` torch threads."""
         if not self.compute or torch.cuda.is_available():
             return
         self.data()                               # the world and its statistics, before the workers start
@@ -76,6 +78,7 @@ class Lab:
         workers = min(workers or os.cpu_count() or 1, len(pending))
         if workers < 2:
             return
+        pending = pending[:len(pending) - len(pending) % workers]   # a last odd one trains here, on every core
         threads = threads or max(1, (os.cpu_count() or 1) // workers)
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             for future in [pool.submit(_compute_stage, self._args, threads, name, kw) for name, kw in pending]:
