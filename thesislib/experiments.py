@@ -8,7 +8,9 @@ from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch.utils.data import Subset
 
 from thesislib.cache import StageCache, StageMissing, params_hash
 from thesislib.data.check import check_data
@@ -141,12 +143,16 @@ class Lab:
         return target_set(root, self.profile, name, size=size)
 
     def evaluate_on(self, result: dict, name: str) -> dict:
-        """Metrics of a result's model on another set (cached beside the run as eval_<name>.json)."""
+        """Metrics of a result's model on another set (cached beside the run as eval_<name>[_<n>].json);
+        a source set (gta5, translated) is scored on `profile.eval_source_images` evenly spaced images."""
+        dataset, n = self.dataset(name), self.profile.eval_source_images
+        if name in ("gta5", "translated") and n and n < len(dataset):
+            dataset, name = Subset(dataset, np.linspace(0, len(dataset) - 1, n).round().astype(int).tolist()), f"{name}_{n}"
         path = Path(result["run_dir"]) / f"eval_{name}.json"
         if not path.exists():
             if not self.compute:
                 raise StageMissing(f"{path} is not cached; run `make reproduce` first.")
-            atomic_write_json(path, evaluate(self.load_model(result, device=default_device()), self.dataset(name), default_device()))
+            atomic_write_json(path, evaluate(self.load_model(result, device=default_device()), dataset, default_device()))
         return json.loads(path.read_text())
 
     def load_model(self, result: dict, round_: int | None = None, device="cpu"):
