@@ -15,6 +15,8 @@ from thesislib.methods.adversarial import train_adversarial
 from thesislib.methods.cyclegan import train_cyclegan
 from thesislib.methods.entropy import train_entropy
 from thesislib.methods.fda import fda_source_to_target, train_fda
+from thesislib.data.stream import step_loader
+from thesislib.methods import self_training
 from thesislib.methods.self_training import train_self_training
 from thesislib.methods.supervised import train_supervised
 from thesislib.profiles import get_profile
@@ -92,6 +94,24 @@ def test_self_training_rounds_write_pseudo_labels_and_quality(world, translated,
     labels = list((tmp_path / "round1" / "pseudo" / "labels").rglob("*.png"))
     assert len(labels) == SMOKE.n_train                               # pool: target train (smoke st_pool)
     assert (tmp_path / "round0" / "metrics.json").exists()          # the teacher was trained first
+
+
+def test_semi_supervised_student_draws_labeled_images_every_batch(world, translated, tmp_path, monkeypatch):
+    calls = []
+
+    def recording_step_loader(datasets, counts, *args, **kw):
+        calls.append(([len(d) for d in datasets], counts))
+        return step_loader(datasets, counts, *args, **kw)
+
+    monkeypatch.setattr(self_training, "step_loader", recording_step_loader)
+    with pytest.raises(ValueError, match="labeled_share"):
+        train_self_training(world, tmp_path / "bad", SMOKE, labeled_fraction=0.5, labeled_share=0.9, progress=False)
+    summary = train_self_training(world, tmp_path, SMOKE, source_root=translated[0] / "translated", rounds=1,
+                                  labeled_fraction=0.5, labeled_share=0.5, progress=False)
+    sizes, counts = calls[0]
+    assert sizes[2] == round(0.5 * SMOKE.n_train) and counts[2] == SMOKE.batch_size // 2   # the labeled stream
+    assert sum(counts) == SMOKE.batch_size and counts[1] == round(SMOKE.st_real_share[0] * SMOKE.batch_size)
+    _valid(summary)
 
 
 def test_fda_swaps_only_low_frequencies():

@@ -32,8 +32,8 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
                         rounds: int | None = None, real_share=None, thresholds: str = "confidence",
                         threshold: float = 0.9, portions=(0.3, 0.45, 0.6), flip: bool = True, noise: bool = True,
                         dropout: float = 0.1, drop_path: float = 0.1, class_weighting: bool = False,
-                        rare_class_sampling: bool = False, labeled_fraction: float = 0.0, pool: str | None = None,
-                        student_init: str = "teacher",
+                        rare_class_sampling: bool = False, labeled_fraction: float = 0.0, labeled_share: float = 0.5,
+                        pool: str | None = None, student_init: str = "teacher",
                         steps: int | None = None, **engine_overrides) -> dict:
     """Run K rounds of teacher -> pseudo-labels -> noised student; returns per-round metrics.
 
@@ -44,7 +44,9 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
     class_weighting / rare_class_sampling: class-imbalance compensation (class-weighted CE from the
     source statistics; DAFormer-style rare-class sampling of source images).
     pool: target splits to pseudo-label, "train" or "train+extra" (default: the profile's st_pool).
-    labeled_fraction: > 0 gives that fraction of target-train images their true labels (SSL setting).
+    labeled_fraction: > 0 gives that fraction of target-train images their true labels (SSL setting);
+    they also form a third stream taking `labeled_share` of every batch, so a few labels are not
+    diluted among the pseudo-labeled images.
     student_init: "teacher" (fine-tune the teacher, the CPU-budget choice) or "scratch" (Noisy Student).
     """
     data_root, out = Path(data_root), Path(out)
@@ -56,15 +58,20 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
     real_share = tuple(real_share or profile.st_real_share)
     if len(real_share) < rounds:
         raise ValueError(f"real_share needs one value per round ({rounds}), got {real_share}")
+    if labeled_fraction > 0 and max(real_share[:rounds]) + labeled_share > 1:
+        raise ValueError(f"real_share {real_share[:rounds]} + labeled_share {labeled_share} exceed 1 batch: "
+                         "lower labeled_share or real_share")
     device = Engine(out, engine_config(profile, 1, seed, **engine_overrides)).device
     if teacher is None:
         train_supervised(data_root, out / "round0", profile, seed, source_root=source_root, **engine_overrides)
         teacher = out / "round0" / CHECKPOINT
     pool_sets = [target_set(data_root, profile, s) for s in POOL_SPLITS[pool]]
-    gt_names = set()
+    gt_names, streams = set(), []
     if labeled_fraction > 0:
         labeled = subset_fraction(pool_sets[0], labeled_fraction)
         gt_names = {labeled[i]["name"] for i in range(len(labeled))}
+        streams = [(subset_fraction(target_set(data_root, profile, POOL_SPLITS[pool][0], train=True, strong=noise),
+                                    labeled_fraction), round(labeled_share * profile.batch_size))]
     val = target_set(data_root, profile, "val")
     source = source_set(source_root, profile, strong=noise)
     history = []
@@ -76,19 +83,21 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         real = ConcatDataset([PseudoLabeled(target_set(data_root, profile, s, train=True, strong=noise), rd / "pseudo" / "labels")
                               for s in POOL_SPLITS[pool]])
         n_real = round(real_share[k - 1] * profile.batch_size)
+        n_source = max(0, profile.batch_size - n_real - sum(n for _, n in streams))
         engine = Engine(rd, engine_config(profile, steps or profile.st_steps, seed + k, **engine_overrides))
         method = Supervised(profile, val, dropout=dropout if noise else 0.0, drop_path=drop_path if noise else 0.0,
                             class_weights=class_weights_for(source_root, class_weighting))
         if student_init == "teacher":
             method.modules["seg"].load_state_dict(torch.load(teacher, map_location="cpu", weights_only=True)["modules"]["seg"])
         n_steps = steps or profile.st_steps
-        weights = [rare_class_weights(source, source_root), None] if rare_class_sampling else None
-        loader = step_loader([source, real], [profile.batch_size - n_real, n_real], seed + k, n_steps,
-                             weights=weights, num_workers=profile.num_workers)
+        weights = [rare_class_weights(source, source_root)] + [None] * (1 + len(streams)) if rare_class_sampling else None
+        loader = step_loader([source, real] + [d for d, _ in streams], [n_source, n_real] + [n for _, n in streams],
+                             seed + k, n_steps, weights=weights, num_workers=profile.num_workers)
         config = {"method": "self_training", "round": k, "profile": profile.name, "teacher": str(teacher),
                   "real_share": real_share[k - 1], "thresholds": thresholds, "threshold": threshold, "noise": noise,
                   "student_init": student_init, "class_weighting": class_weighting,
-                  "rare_class_sampling": rare_class_sampling, "labeled_fraction": labeled_fraction, "pool": pool}
+                  "rare_class_sampling": rare_class_sampling, "labeled_fraction": labeled_fraction,
+                  "labeled_share": labeled_share, "pool": pool}
         metrics = engine.fit(method, loader, config)
         history.append({"round": k, "real_share": real_share[k - 1], "val": metrics["val"],
                         "pseudo_labels": quality, "train_seconds": metrics["train_seconds"]})
