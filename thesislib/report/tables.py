@@ -183,8 +183,11 @@ def write_table(df: pd.DataFrame, name: str, tables_dir, caption: str, label: st
     for all; with axis=1 the keys are row labels) puts that best value in bold. std: a frame like df,
     shown as "mean $\\pm$ std". exclude: rows (columns with axis=1) never bold (an oracle bound).
     font_size: e.g. "small" for a wide table. raw: the long-format numbers behind the table (every seed) for the .csv;
-    without it the .csv holds df (and std as "<col> std" columns). provenance: lab.provenance."""
+    without it the .csv holds df (and std as "<col> std" columns). provenance: lab.provenance; a raw frame
+    with a "seed" column names the seeds actually in the table."""
     tables_dir = Path(tables_dir)
+    if raw is not None and "seed" in raw.columns:
+        provenance = {**(provenance or {}), "seeds": sorted(int(s) for s in raw["seed"].dropna().unique())}
     tex = header(name, provenance, source) + to_latex(
         df, caption, label or f"tab:{name}", best, std, precision, axis, escape_caption=escape_caption,
         exclude=exclude, font_size=font_size, **latex_kw)
