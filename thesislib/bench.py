@@ -80,8 +80,8 @@ def sizes_for(profile_name: str, cuda: bool) -> Sizes:
         profile_name = "paper"
     p = get_profile(profile_name)
     s = Sizes(encoder=p.encoder, decoder_channels=p.decoder_channels, seg_hw=tuple(p.image_hw),
-              seg_batch=p.batch_size, gan_hw=tuple(p.gan_hw), gan_ngf=p.gan_ngf, gan_blocks=p.gan_blocks, gan_ndf=p.gan_ndf,
-              gan_batches=(p.gan_batch_size,),
+              seg_batch=p.batch_size, gan_hw=tuple(p.gan_hw), gan_ngf=p.gan_ngf, gan_blocks=p.gan_blocks,
+              gan_ndf=p.gan_ndf, gan_batches=(p.gan_batch_size,),
               configs=("fp32_eager", "bf16_cl"), skipped={"bf16_cl_compile": CPU_COMPILE_SKIP})
     if cuda:
         batches = tuple(dict.fromkeys((p.gan_batch_size, max(4, p.gan_batch_size))))

@@ -147,12 +147,14 @@ class Lab:
         a source set (gta5, translated) is scored on `profile.eval_source_images` evenly spaced images."""
         dataset, n = self.dataset(name), self.profile.eval_source_images
         if name in ("gta5", "translated") and n and n < len(dataset):
-            dataset, name = Subset(dataset, np.linspace(0, len(dataset) - 1, n).round().astype(int).tolist()), f"{name}_{n}"
+            spaced = np.linspace(0, len(dataset) - 1, n).round().astype(int).tolist()
+            dataset, name = Subset(dataset, spaced), f"{name}_{n}"
         path = Path(result["run_dir"]) / f"eval_{name}.json"
         if not path.exists():
             if not self.compute:
                 raise StageMissing(f"{path} is not cached; run `make reproduce` first.")
-            atomic_write_json(path, evaluate(self.load_model(result, device=default_device()), dataset, default_device()))
+            device = default_device()
+            atomic_write_json(path, evaluate(self.load_model(result, device=device), dataset, device))
         return json.loads(path.read_text())
 
     def load_model(self, result: dict, round_: int | None = None, device="cpu"):

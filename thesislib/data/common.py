@@ -119,8 +119,9 @@ class SegmentationSet(Dataset):
 
     `size=(h, w)` resizes at load (image bilinear with antialiasing, mask nearest); `cache` keeps the
     resized uint8 arrays in RAM, shared by every set of the process that reads the same unchanged files
-    at the same size (a notebook trains many models on the same images); `transform` is a joint torchvision v2 transform applied after the
-    resize. Subclasses set `kind` (the check-data kind) and `layout` (the expected layout in words).
+    at the same size (a notebook trains many models on the same images); `transform` is a joint
+    torchvision v2 transform applied after the resize. Subclasses set `kind` (the check-data kind) and
+    `layout` (the expected layout in words).
     """
     kind = layout = ""
 

@@ -67,11 +67,11 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         teacher = out / "round0" / CHECKPOINT
     pool_sets = [target_set(data_root, profile, s) for s in POOL_SPLITS[pool]]
     gt_names, streams = set(), []
-    if labeled_fraction > 0:
-        labeled = subset_fraction(pool_sets[0], labeled_fraction)
-        gt_names = {labeled[i]["name"] for i in range(len(labeled))}
-        streams = [(subset_fraction(target_set(data_root, profile, POOL_SPLITS[pool][0], train=True, strong=noise),
-                                    labeled_fraction), round(labeled_share * profile.batch_size))]
+    if labeled_fraction > 0:                  # the labeled images: true labels, and a stream of their own
+        split = target_set(data_root, profile, POOL_SPLITS[pool][0], train=True, strong=noise)
+        labeled = subset_fraction(split, labeled_fraction)
+        gt_names = {split.names[i] for i in getattr(labeled, "indices", range(len(split)))}
+        streams = [(labeled, round(labeled_share * profile.batch_size))]
     val = target_set(data_root, profile, "val")
     source = source_set(source_root, profile, strong=noise)
     history = []
@@ -90,7 +90,9 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         if student_init == "teacher":
             method.modules["seg"].load_state_dict(torch.load(teacher, map_location="cpu", weights_only=True)["modules"]["seg"])
         n_steps = steps or profile.st_steps
-        weights = [rare_class_weights(source, source_root)] + [None] * (1 + len(streams)) if rare_class_sampling else None
+        weights = None
+        if rare_class_sampling:                   # rare-class sampling of the source stream only
+            weights = [rare_class_weights(source, source_root)] + [None] * (1 + len(streams))
         loader = step_loader([source, real] + [d for d, _ in streams], [n_source, n_real] + [n for _, n in streams],
                              seed + k, n_steps, weights=weights, num_workers=profile.num_workers)
         config = {"method": "self_training", "round": k, "profile": profile.name, "teacher": str(teacher),
