@@ -5,7 +5,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup reproduce test lab tables figures exports bench status clean
+.PHONY: setup reproduce test lab tables figures exports bench status prune clean
 
 # The venv is (re)built only when missing or when the dependency list changed: a second run installs nothing.
 $(STAMP): pyproject.toml
@@ -37,6 +37,9 @@ bench: $(STAMP)
 
 status: $(STAMP)
 	$(PY) -m thesislib status --profile $(PROFILE)
+
+prune: $(STAMP)
+	$(PY) -m thesislib status --profile $(PROFILE) --prune
 
 clean:
 	rm -rf build

@@ -38,6 +38,11 @@ def test_finished_run_is_not_retrained_and_config_mismatch_is_refused(tmp_path):
     first, _, _ = run(tmp_path)
     again, _, method = run(tmp_path)
     assert again == first and method.calls == 0
+    final = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert final["step"] == 12 and "optimizers" not in final      # the kept checkpoint is weights only
+    (tmp_path / "metrics.json").unlink()                          # killed after training, before evaluation
+    evaluated, _, method = run(tmp_path)
+    assert method.calls == 0 and evaluated["weight_sum"] == first["weight_sum"]
     with pytest.raises(ValueError, match="different configuration"):
         run(tmp_path, steps=20)
 

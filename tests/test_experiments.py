@@ -2,6 +2,7 @@
 and a stage asked for by two processes at once is computed once."""
 import json
 import threading
+from pathlib import Path
 
 import torch
 
@@ -44,3 +45,17 @@ def test_a_stage_wanted_by_two_callers_at_once_is_computed_once(tmp_path):
     results.append(cache.run("s", {"a": 1}, slow))   # waits for the lock, then reads the result
     first.join()
     assert len(calls) == 1 and [r["miou"] for r in results] == [1.0, 1.0]
+
+
+def test_prune_deletes_only_the_stale_entries(tmp_path):
+    def done(out):
+        (out / "metrics.json").write_text("{}")
+        return {}
+
+    cache = StageCache(tmp_path)
+    old, new = cache.run("s", {"a": 1}, done)["run_dir"], cache.run("s", {"a": 2}, done)["run_dir"]
+    info = json.loads((tmp_path / old / "stage.json").read_text())
+    (tmp_path / old / "stage.json").write_text(json.dumps({**info, "code": "older-code"}))
+    assert sorted(r["code"] for r in cache.status()) == ["current", "stale"]
+    assert cache.prune() == [Path(old).name]
+    assert [r["dir"] for r in cache.status()] == [Path(new).name]

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from thesislib import pipeline
+from thesislib.cache import StageCache
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -92,6 +93,7 @@ def smoke():
     """reproduce("smoke") into build/test once for this module: (exit code, printed output)."""
     import contextlib
     import io
+    StageCache(TEST_BUILD / "cache" / "smoke").prune()      # keep the reused test cache from growing
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         rc = pipeline.reproduce("smoke", build_dir=TEST_BUILD)

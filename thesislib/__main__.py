@@ -80,7 +80,11 @@ def cmd_sweep(a):
 
 def cmd_status(a):
     from thesislib.experiments import Lab
-    rows = Lab(a.profile).cache.status()
+    cache = Lab(a.profile).cache
+    if a.prune:
+        removed = cache.prune()
+        print(f"removed {len(removed)} stale entries from {cache.root}" + "".join(f"\n  {d}" for d in removed))
+    rows = cache.status()
     if not rows:
         print(f"nothing cached for profile {a.profile}")
     for r in rows:
@@ -125,6 +129,7 @@ def main(argv=None):
     p.set_defaults(fn=cmd_sweep)
     p = sub.add_parser("status", help="what is cached for a profile, and what is stale")
     p.add_argument("--profile", default="default")
+    p.add_argument("--prune", action="store_true", help="delete the stale entries (trained by older code)")
     p.set_defaults(fn=cmd_status)
     p = sub.add_parser("bench", help="training throughput: fp32 eager vs bf16+channels_last (+compile)")
     p.add_argument("--out", default="build/bench.json")

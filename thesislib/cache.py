@@ -4,6 +4,7 @@ reused; changed parameters or training code -> a new key (the old entry shows as
 import contextlib
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 try:
@@ -76,6 +77,13 @@ class StageCache:
                          "state": "complete" if info.get("complete") else "partial",
                          "code": "current" if info["code"] == current else "stale"})
         return rows
+
+    def prune(self) -> list[str]:
+        """Delete the stale entries (trained by older code: never read again); returns their folder names."""
+        stale = [self.root / r["dir"] for r in self.status() if r["code"] == "stale"]
+        for d in stale:
+            shutil.rmtree(d)
+        return [d.name for d in stale]
 
 
 @contextlib.contextmanager

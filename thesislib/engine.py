@@ -137,15 +137,18 @@ class Engine:
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def _save(self, method: Method, step: int, elapsed: float) -> None:
+        """Atomically write out/checkpoint.pt. The final one (step == steps) holds no optimizer state:
+        nothing resumes from it, and it is what the stage cache keeps (a half or a third of the size)."""
         if not self.main:
             return
         state = {
             "step": step,
             "elapsed": elapsed,
             "modules": {k: m.state_dict() for k, m in self.raw.items()},
-            "optimizers": {k: o.state_dict() for k, o in method.optimizers.items()},
             "extra": method.extra_state(),
         }
+        if step < self.cfg.steps:
+            state["optimizers"] = {k: o.state_dict() for k, o in method.optimizers.items()}
         tmp = self.out / f".{CHECKPOINT}.tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.out / CHECKPOINT)
@@ -158,8 +161,9 @@ class Engine:
             state = torch.load(path, map_location=self.device, weights_only=True)
             for k, m in self.raw.items():
                 m.load_state_dict(state["modules"][k])
-            for k, o in method.optimizers.items():
-                o.load_state_dict(state["optimizers"][k])
+            if int(state["step"]) < self.cfg.steps:      # a final checkpoint has nothing left to resume
+                for k, o in method.optimizers.items():
+                    o.load_state_dict(state["optimizers"][k])
         except Exception as e:  # noqa: BLE001 - one clear message for any unreadable checkpoint
             raise RuntimeError(f"cannot resume from {path}: {e}. Delete {self.out} to start the run afresh.") from e
         method.load_extra_state(state.get("extra", {}))
