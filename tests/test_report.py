@@ -1,4 +1,5 @@
 """Reporting: LaTeX tables with provenance, figure style and saving, the figure functions (fake data)."""
+import subprocess
 import matplotlib
 
 matplotlib.use("Agg")
@@ -119,6 +120,25 @@ def test_aggregate_mean_and_std_over_seeds():
 
 def test_git_commit_outside_a_repository_is_unknown(tmp_path):
     assert git_commit(tmp_path) == "unknown"
+
+
+def test_git_commit_is_dirty_for_changed_code_but_not_for_rewritten_exports(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    for f in ("code.py", "tables/t.tex", "figures/f.csv"):
+        (tmp_path / f).parent.mkdir(exist_ok=True)
+        (tmp_path / f).write_text("a\n")
+    git("add", ".")
+    git("commit", "-qm", "x")
+    clean = git_commit(tmp_path)
+    (tmp_path / "tables/t.tex").write_text("b\n")
+    (tmp_path / "figures/f.csv").write_text("b\n")
+    assert git_commit(tmp_path) == clean and "+dirty" not in clean
+    (tmp_path / "code.py").write_text("b\n")
+    assert git_commit(tmp_path) == clean + "+dirty"
 
 
 def test_write_results_and_reference_data(tmp_path):

@@ -56,7 +56,8 @@ def mean_std(values, precision: int = 1, latex: bool = True) -> str:
 
 
 def git_commit(repo=REPO) -> str:
-    """Short commit of `repo` (with "+dirty" when tracked files changed), "unknown" outside a repository."""
+    """Short commit of `repo` (with "+dirty" when tracked files changed), "unknown" outside a repository.
+    The exports themselves (tables/, figures/) do not count: an export pass rewrites them as it goes."""
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}         # read-only: never refresh the index
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True,
@@ -64,8 +65,8 @@ def git_commit(repo=REPO) -> str:
         if out.returncode != 0:
             return "unknown"
         commit = out.stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=repo, capture_output=True,
-                               timeout=10, env=env).returncode
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", ".", ":(exclude)tables", ":(exclude)figures"],
+                               cwd=repo, capture_output=True, timeout=10, env=env).returncode
         return commit + ("+dirty" if dirty == 1 else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
