@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from thesislib.data.check import check_data
+from thesislib.data.stream import step_loader
 from thesislib.data.world import write_world
 from thesislib.methods.adversarial import train_adversarial
 from thesislib.methods.cyclegan import train_cyclegan
 from thesislib.methods.entropy import train_entropy
 from thesislib.methods.fda import fda_source_to_target, train_fda
-from thesislib.data.stream import step_loader
 from thesislib.methods import self_training
 from thesislib.methods.self_training import train_self_training
 from thesislib.methods.supervised import train_supervised

@@ -66,12 +66,12 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         train_supervised(data_root, out / "round0", profile, seed, source_root=source_root, **engine_overrides)
         teacher = out / "round0" / CHECKPOINT
     pool_sets = [target_set(data_root, profile, s) for s in POOL_SPLITS[pool]]
-    gt_names, streams = set(), []
-    if labeled_fraction > 0:                  # the labeled images: true labels, and a stream of their own
+    gt_names, labeled, n_labeled = set(), [], []    # the labeled images: true labels, and a stream of their own
+    if labeled_fraction > 0:
         split = target_set(data_root, profile, POOL_SPLITS[pool][0], train=True, strong=noise)
-        labeled = subset_fraction(split, labeled_fraction)
-        gt_names = {split.names[i] for i in getattr(labeled, "indices", range(len(split)))}
-        streams = [(labeled, round(labeled_share * profile.batch_size))]
+        subset = subset_fraction(split, labeled_fraction)
+        gt_names = {split.names[i] for i in getattr(subset, "indices", range(len(split)))}
+        labeled, n_labeled = [subset], [round(labeled_share * profile.batch_size)]
     val = target_set(data_root, profile, "val")
     source = source_set(source_root, profile, strong=noise)
     history = []
@@ -83,18 +83,18 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         real = ConcatDataset([PseudoLabeled(target_set(data_root, profile, s, train=True, strong=noise), rd / "pseudo" / "labels")
                               for s in POOL_SPLITS[pool]])
         n_real = round(real_share[k - 1] * profile.batch_size)
-        n_source = max(0, profile.batch_size - n_real - sum(n for _, n in streams))
-        engine = Engine(rd, engine_config(profile, steps or profile.st_steps, seed + k, **engine_overrides))
+        n_source = max(0, profile.batch_size - n_real - sum(n_labeled))
+        n_steps = steps or profile.st_steps
+        engine = Engine(rd, engine_config(profile, n_steps, seed + k, **engine_overrides))
         method = Supervised(profile, val, dropout=dropout if noise else 0.0, drop_path=drop_path if noise else 0.0,
                             class_weights=class_weights_for(source_root, class_weighting))
         if student_init == "teacher":
             method.modules["seg"].load_state_dict(torch.load(teacher, map_location="cpu", weights_only=True)["modules"]["seg"])
-        n_steps = steps or profile.st_steps
         weights = None
         if rare_class_sampling:                   # rare-class sampling of the source stream only
-            weights = [rare_class_weights(source, source_root)] + [None] * (1 + len(streams))
-        loader = step_loader([source, real] + [d for d, _ in streams], [n_source, n_real] + [n for _, n in streams],
-                             seed + k, n_steps, weights=weights, num_workers=profile.num_workers)
+            weights = [rare_class_weights(source, source_root), None] + [None] * len(labeled)
+        loader = step_loader([source, real, *labeled], [n_source, n_real, *n_labeled], seed + k, n_steps,
+                             weights=weights, num_workers=profile.num_workers)
         config = {"method": "self_training", "round": k, "profile": profile.name, "teacher": str(teacher),
                   "real_share": real_share[k - 1], "thresholds": thresholds, "threshold": threshold, "noise": noise,
                   "student_init": student_init, "class_weighting": class_weighting,
