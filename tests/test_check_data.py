@@ -30,7 +30,6 @@ def drop_label(root):
 
 
 BREAKERS = [(shrink_label, "size mismatch", "size mismatch: image 12x8, label 10x8"),
-            (unknown_id, "unknown ids", "unknown label ids [40]"),
             (truncate_image, "unreadable", "unreadable image"),
             (drop_label, "missing partner", "missing label")]
 
@@ -60,6 +59,31 @@ def test_broken_pair_is_reported_excluded_and_skipped(make_gta5, capsys, breaker
     ds = GTA5(root)
     assert ds.names == ["images/00000.png", "images/00002.png"] and list(ds.excluded) == ["images/00001.png"]
     assert ds[1]["mask"].shape == (H, W)
+
+
+def test_unknown_label_ids_are_ignored_and_the_image_kept(make_gta5, capsys):
+    root = make_gta5(3)
+    label = np.asarray(Image.open(root / "labels" / "00001.png")).copy()
+    label[:, :2] = 40                                          # an id outside the Cityscapes table
+    save_label(root / "labels" / "00001.png", label)
+    assert main("gta5", root) == 0
+    out = capsys.readouterr().out
+    assert "0 pair(s) excluded" in out and f"unknown label ids [40] in 1 image(s), {2 * H} pixels" in out
+    doc = json.loads((root / "thesislib-check.json").read_text())
+    assert doc["excluded"] == [] and doc["unknown_ids"] == {"images/00001.png": {"40": 2 * H}}
+    assert sum(doc["class_counts"]["images/00001.png"]) == H * W - 2 * H      # the unknown pixels count nowhere
+    mask = GTA5(root)[1]["mask"]
+    assert len(GTA5(root)) == 3 and (mask[:, :2] == 255).all() and (mask[:, 2:] != 255).all()
+
+
+def test_truncated_image_without_check_names_the_file(make_gta5):
+    """A valid header over a truncated body passes the construction check; loading it names the file."""
+    root = make_gta5(2)
+    truncate_image(root)
+    ds = GTA5(root)
+    with pytest.raises(DataLayoutError) as err:
+        ds[1]
+    assert "images/00001.png: cannot be decoded" in str(err.value) and "thesislib check-data gta5" in str(err.value)
 
 
 def test_loader_on_broken_root_without_check_file_fails_at_construction(make_gta5):

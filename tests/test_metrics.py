@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -68,3 +70,18 @@ def test_ignore_index_is_not_counted_and_shapes_checked():
     assert cm.matrix.sum() == 0
     with pytest.raises(ValueError, match="shape"):
         cm.update(torch.zeros(2, 2), torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("pred, gt, what", [(19, 0, "prediction holds value(s) [19]"),
+                                            (-1, 0, "prediction holds value(s) [-1]"),
+                                            (0, 19, "ground truth holds value(s) [19]")])
+def test_values_outside_the_train_ids_are_refused(pred, gt, what):
+    cm = ConfusionMatrix()
+    p, g = torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long)
+    p[0, 0], g[0, 0] = pred, gt
+    g[1, 1] = 255                                            # the ignore index itself is fine
+    with pytest.raises(ValueError, match=re.escape(what)):
+        cm.update(p, g)
+    assert cm.matrix.sum() == 0
+    cm.update(torch.zeros(2, 3, dtype=torch.long), g.clamp(max=18).masked_fill(g == 255, 255))
+    assert cm.matrix.sum() == 5

@@ -1,4 +1,4 @@
-"""Command line: world · check-data · train · reproduce · sweep · status · bench."""
+"""Command line: world · check-data · train · predict · reproduce · sweep · status · bench."""
 import argparse
 import json
 import sys
@@ -37,14 +37,22 @@ def cmd_check_data(a):
     return check_main(a.kind, a.root, a.out)
 
 
-def cmd_train(a):
+def split_overrides(pairs: list[str]) -> tuple[dict, dict]:
+    """key=value pairs -> (profile fields, everything else)."""
     from dataclasses import fields
 
-    from thesislib.profiles import Profile, get_profile
-    kw = parse_overrides(a.overrides)
-    names = {f.name for f in fields(Profile)}
-    profile = get_profile(a.profile, **{k: v for k, v in kw.items() if k in names})
-    kw = {k: v for k, v in kw.items() if k not in names}
+    from thesislib.profiles import Profile
+    kw, names = parse_overrides(pairs), {f.name for f in fields(Profile)}
+    return {k: v for k, v in kw.items() if k in names}, {k: v for k, v in kw.items() if k not in names}
+
+
+def cmd_train(a):
+    from dataclasses import asdict
+
+    from thesislib.io import atomic_write_json
+    from thesislib.profiles import get_profile
+    fields_, kw = split_overrides(a.overrides)
+    profile = get_profile(a.profile, **fields_)
     if not (Path(a.data_root) / "gta5").is_dir() or not (Path(a.data_root) / "cityscapes").is_dir():
         raise SystemExit(f"error: --data-root {a.data_root} must hold gta5/ and cityscapes/ "
                          "(create the embedded world with `thesislib world --out DIR`)")
@@ -59,6 +67,7 @@ def cmd_train(a):
         "entropy": (ex.train_entropy, {}),
         "self_training": (ex.train_self_training, {}),
     }[a.method]
+    atomic_write_json(Path(a.out) / "profile.json", asdict(profile))    # what `thesislib predict` rebuilds
     try:
         metrics = fn(a.data_root, a.out, profile, seed=a.seed, **fixed, **kw)
     except TypeError as e:
@@ -67,9 +76,28 @@ def cmd_train(a):
     print(f"{a.method}: mIoU {val.get('miou')}  pixel accuracy {val.get('pixel_accuracy')}  -> {a.out}/metrics.json")
 
 
+def cmd_predict(a):
+    from thesislib.predict import predict_split, run_profile
+    fields_, rest = split_overrides(a.overrides)
+    if rest:
+        raise SystemExit(f"error: predict takes profile fields only, not {sorted(rest)}")
+    result = predict_split(a.run, a.data_root, a.split, a.out, run_profile(a.run, a.profile, **fields_),
+                           batch_size=a.batch_size)
+    out = Path(a.out)
+    print(f"{result['images']} predictions -> {out / 'labelIds'} (label ids), {out / 'color'} (overlays)")
+    if "miou" in result:
+        print(f"mIoU {result['miou']}  pixel accuracy {result['pixel_accuracy']}  -> {out / 'metrics.json'}")
+    print(f"official evaluator: CITYSCAPES_DATASET={Path(a.data_root) / 'cityscapes'} "
+          f"CITYSCAPES_RESULTS={out / 'labelIds'} csEvalPixelLevelSemanticLabeling")
+
+
 def cmd_reproduce(a):
     from thesislib.pipeline import reproduce
-    return reproduce(a.profile, data_root=a.data_root, exports_only=a.exports_only)
+    fields_, rest = split_overrides(a.overrides)
+    if rest:
+        raise SystemExit(f"error: reproduce takes profile fields only (e.g. steps=100 encoder_weights=none), "
+                         f"not {sorted(rest)}")
+    return reproduce(a.profile, data_root=a.data_root, exports_only=a.exports_only, overrides=fields_)
 
 
 def cmd_sweep(a):
@@ -117,10 +145,20 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("overrides", nargs="*", help="key=value: profile fields or method parameters")
     p.set_defaults(fn=cmd_train)
+    p = sub.add_parser("predict", help="a trained run's predictions as Cityscapes result files (label-id PNGs)")
+    p.add_argument("run", help="a run folder: the --out of `thesislib train`, or a stage folder of the cache")
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--split", default="val", choices=["train", "val", "test", "train_extra"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--profile", default=None, help="when the run folder does not record its profile")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("overrides", nargs="*", help="key=value: profile fields")
+    p.set_defaults(fn=cmd_predict)
     p = sub.add_parser("reproduce", help="execute every notebook with Papermill; write tables/ and figures/")
     p.add_argument("--profile", default="default")
     p.add_argument("--data-root", default=None)
     p.add_argument("--exports-only", action="store_true", help="only redo exports from cached results")
+    p.add_argument("overrides", nargs="*", help="key=value: profile fields (e.g. encoder_weights=none)")
     p.set_defaults(fn=cmd_reproduce)
     p = sub.add_parser("sweep", help="run a notebook over a parameter grid; collect CSV, LaTeX, plot")
     p.add_argument("notebook")
@@ -136,13 +174,14 @@ def main(argv=None):
     p.add_argument("--profile", default="default")
     p.set_defaults(fn=cmd_bench)
     a, extra = ap.parse_known_args(argv)     # key=value may also follow the options of `train`
-    if extra and (a.command != "train" or any("=" not in e or e.startswith("-") for e in extra)):
+    if extra and (a.command not in ("train", "predict", "reproduce")
+                  or any("=" not in e or e.startswith("-") for e in extra)):
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         a.overrides = a.overrides + extra
     try:
         return a.fn(a) or 0
-    except ValueError as e:         # bad input: one clear message, no traceback
+    except (ValueError, FileNotFoundError) as e:     # bad input, missing weights: one clear message
         print(f"error: {e}", file=sys.stderr)
         return 2
 

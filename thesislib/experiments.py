@@ -14,6 +14,7 @@ from torch.utils.data import Subset
 
 from thesislib.cache import StageCache, StageMissing, params_hash
 from thesislib.data.check import check_data
+from thesislib.data.common import Relabeled
 from thesislib.engine import CHECKPOINT, default_device
 from thesislib.inference import evaluate
 from thesislib.io import atomic_write_json
@@ -142,10 +143,21 @@ class Lab:
             return source_set(self.cyclegan()["translated_root"], self.profile, train=False, size=size)
         return target_set(root, self.profile, name, size=size)
 
+    def eval_dataset(self, name: str):
+        """A set as it is scored (inference.PROTOCOL): images at the working resolution, labels at their
+        own; the translated source is scored against the original source labels."""
+        root = self.data()
+        if name in ("gta5", "translated"):
+            labels = source_set(root / "gta5", self.profile, train=False, native_labels=True)
+            if name == "gta5":
+                return labels
+            return Relabeled(source_set(self.cyclegan()["translated_root"], self.profile, train=False), labels)
+        return target_set(root, self.profile, name, native_labels=True)
+
     def evaluate_on(self, result: dict, name: str) -> dict:
         """Metrics of a result's model on another set (cached beside the run as eval_<name>[_<n>].json);
         a source set (gta5, translated) is scored on `profile.eval_source_images` evenly spaced images."""
-        dataset, n = self.dataset(name), self.profile.eval_source_images
+        dataset, n = self.eval_dataset(name), self.profile.eval_source_images
         if name in ("gta5", "translated") and n and n < len(dataset):
             spaced = np.linspace(0, len(dataset) - 1, n).round().astype(int).tolist()
             dataset, name = Subset(dataset, spaced), f"{name}_{n}"

@@ -18,11 +18,19 @@ class ConfusionMatrix:
 
     @torch.no_grad()
     def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
-        """Add a batch: `pred` and `target` are integer maps of the same shape (any device)."""
+        """Add a batch: `pred` and `target` are integer maps of the same shape (any device), with values
+        in 0..num_classes-1 (target may also hold the ignore index); anything else is a ValueError."""
         if pred.shape != target.shape:
             raise ValueError(f"pred shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
         keep = target != self.ignore_index
         n = self.num_classes
+        for name, values in (("prediction", pred), ("ground truth", target[keep])):
+            bad = values[(values < 0) | (values >= n)]
+            if bad.numel():
+                raise ValueError(f"{name} holds value(s) {sorted(set(bad.unique().tolist()))[:5]} outside the "
+                                 f"train ids 0..{n - 1}" + (f" and the ignore index {self.ignore_index}"
+                                                           if name == "ground truth" else "")
+                                 + ": map label ids to train ids (thesislib.data.labels.to_train_ids) first")
         codes = target[keep].long() * n + pred[keep].long()
         counts = torch.bincount(codes, minlength=n * n)[: n * n]
         self.matrix += counts.reshape(n, n).cpu()

@@ -82,7 +82,7 @@ def _declared(nb: Path, parameters: dict) -> dict:
         declared = pm.inspect_notebook(str(nb))
     except Exception:  # noqa: BLE001 - unreadable here: papermill reports it when it executes
         return parameters
-    return {k: v for k, v in parameters.items() if k in declared or k == "profile"}
+    return {k: v for k, v in parameters.items() if k in declared or k in ("profile", "overrides")}
 
 
 def failure_message(nb: Path, out: Path, error: BaseException) -> str:
@@ -105,16 +105,18 @@ def failure_message(nb: Path, out: Path, error: BaseException) -> str:
 
 
 def reproduce(profile: str = "default", data_root=None, exports_only: bool = False, notebooks_dir=NOTEBOOKS,
-              build_dir=None, only=None, log_output: bool = False) -> int:
+              build_dir=None, only=None, log_output: bool = False, overrides: dict | None = None) -> int:
     """Execute every notebook of `notebooks_dir` in order for `profile`; 0 on success, 1 on a failure.
 
-    data_root: None = the embedded world; exports_only: only redo tables/figures from cached results.
+    data_root: None = the embedded world; exports_only: only redo tables/figures from cached results;
+    overrides: profile fields to change ({"encoder_weights": None, "steps": 100}), the notebooks'
+    `overrides` parameter.
     build_dir: where executed notebooks go (build/<profile>/notebooks) and, when given, the build folder
     the notebooks use (cache, embedded data). only: names or stems to run a subset."""
     from thesislib.profiles import get_profile
     try:
-        get_profile(profile)
-    except ValueError as e:
+        get_profile(profile, **(overrides or {}))
+    except (ValueError, TypeError) as e:
         _say(f"error: {e}")
         return 2
     nbs = notebooks(notebooks_dir)
@@ -129,6 +131,8 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
                   "exports_only": bool(exports_only)}
     if build_dir is not None:
         parameters["build_dir"] = str(build_dir)
+    if overrides:
+        parameters["overrides"] = dict(overrides)
     kernel = kernel_name()
     mode = "exports only (cached results)" if exports_only else "computing what is not cached"
     _say(f"reproduce: profile {profile}, data {parameters['data_root'] or 'embedded world'}, {mode}; "

@@ -2,7 +2,8 @@
 
 `smoke` is for tests (minutes on CPU), `default` is the embedded world on a 2-core CPU (its step
 counts are what fits the 30-minute budget: see README "What the CPU budget cost"),
-`paper` is the thesis' setting (full resolution, DeepLabV3+ ResNet-50) for a GPU and the real data.
+`paper` is the thesis' setting (DeepLabV3+ ResNet-50 from ImageNet weights, trained and predicting at
+512x1024, scored against the full-resolution labels) for a GPU and the real data.
 Override any field with `dataclasses.replace(profile, field=value)` or `key=value` on the command line.
 """
 from dataclasses import dataclass, fields, replace
@@ -19,6 +20,7 @@ class Profile:
     world_hw: tuple[int, int] = (256, 512)
     # task model (DeepLabV3+)
     encoder: str = "resnet18"
+    encoder_weights: str | None = None       # "imagenet" (torch cache, see models/segmentation.py) | None: from scratch
     decoder_channels: int = 128
     image_hw: tuple[int, int] = (64, 128)   # loaders resize every image to this
     batch_size: int = 8
@@ -60,7 +62,8 @@ PROFILES: dict[str, Profile] = {
         st_steps=1500, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra", fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0),
     ),
     "paper": Profile(
-        name="paper", world_hw=(512, 1024), encoder="resnet50", decoder_channels=256, image_hw=(512, 1024),
+        name="paper", world_hw=(512, 1024), encoder="resnet50", encoder_weights="imagenet", decoder_channels=256,
+        image_hw=(512, 1024),
         batch_size=8, lr=1e-3, steps=40000, gan_hw=(256, 512), gan_ngf=64, gan_blocks=9, gan_ndf=64, gan_steps=100000,
         adapt_steps=40000, st_rounds=3, st_steps=20000, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra",
         fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8, eval_source_images=None,
@@ -77,4 +80,6 @@ def get_profile(name: str, **overrides) -> Profile:
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ValueError(f"unknown profile field(s) {unknown}: valid fields are {sorted(names)}")
+    if str(overrides.get("encoder_weights", "")).lower() == "none":
+        overrides["encoder_weights"] = None          # key=value spelling of "from scratch"
     return replace(PROFILES[name], **overrides)

@@ -15,7 +15,7 @@ from thesislib.data.common import CHECK_FILE, Pair, listing, open_label, read_ch
 from thesislib.data.labels import ID_TO_TRAIN, NUM_CLASSES, VALID_IDS
 from thesislib.io import atomic_write_json
 
-PROBLEMS = ("missing_partner", "unreadable", "size_mismatch", "unknown_ids")
+PROBLEMS = ("missing_partner", "unreadable", "size_mismatch")   # what excludes a pair
 
 
 def _splits(kind: str, root: Path) -> dict[str, list[Pair]]:
@@ -26,33 +26,33 @@ def _splits(kind: str, root: Path) -> dict[str, list[Pair]]:
     raise ValueError(f"unknown dataset kind {kind!r}: use gta5 or cityscapes")
 
 
-def _scan(pair: Pair) -> tuple[str | None, str | None, tuple | None, np.ndarray | None]:
-    """(problem, reason, image size, train-id pixel counts) of one pair, decoding both files fully."""
+def _scan(pair: Pair) -> tuple[str | None, str | None, tuple | None, np.ndarray | None, dict]:
+    """(problem, reason, image size, train-id pixel counts, {unknown label id: pixels}) of one pair,
+    decoding both files fully. Pixels with ids outside the Cityscapes table count as ignored (255), as in
+    ADVENT and DAFormer: the pair is kept."""
     if pair.image is None:
-        return "missing_partner", pair.missing, None, None
+        return "missing_partner", pair.missing, None, None, {}
     size = None
     try:
         image = Image.open(pair.image)
         size = image.size
         image.load()
     except Exception as e:  # noqa: BLE001 - any PIL failure means unreadable
-        return "unreadable", f"unreadable image: {e}", size, None
+        return "unreadable", f"unreadable image: {e}", size, None, {}
     if pair.missing:
-        return "missing_partner", pair.missing, size, None
+        return "missing_partner", pair.missing, size, None, {}
     if not pair.labeled:
-        return None, None, size, None
+        return None, None, size, None, {}
     try:
         label = open_label(pair.label)
         ids = np.array(label)
     except Exception as e:  # noqa: BLE001
-        return "unreadable", f"unreadable label: {e}", size, None
+        return "unreadable", f"unreadable label: {e}", size, None, {}
     if label.size != size:
-        return "size_mismatch", size_mismatch(size, label.size), size, None
+        return "size_mismatch", size_mismatch(size, label.size), size, None, {}
     hist = np.bincount(ids.ravel(), minlength=256)
-    unknown = sorted(set(np.flatnonzero(hist).tolist()) - VALID_IDS)
-    if unknown:
-        return "unknown_ids", f"unknown label ids {unknown}", size, None
-    return None, None, size, np.bincount(ID_TO_TRAIN, weights=hist, minlength=256)[:NUM_CLASSES].astype(np.int64)
+    unknown = {i: int(hist[i]) for i in sorted(set(np.flatnonzero(hist).tolist()) - VALID_IDS)}
+    return None, None, size, np.bincount(ID_TO_TRAIN, weights=hist, minlength=256)[:NUM_CLASSES].astype(np.int64), unknown
 
 
 def check_data(kind: str, root, out=None, progress: bool = True, workers: int = 4) -> dict:
@@ -60,19 +60,23 @@ def check_data(kind: str, root, out=None, progress: bool = True, workers: int = 
     `out` (default ROOT/thesislib-check.json) atomically and return its content (plus "file").
 
     JSON: "summary" (splits, image sizes, problem counts), "excluded" ([{name, image, label, problem,
-    reason}]: missing partner, unreadable file, size mismatch, unknown label id) and "class_counts"
-    ({name: 19 train-id pixel counts} of every usable labeled image). `workers` threads decode PNGs.
+    reason}]: missing partner, unreadable file, size mismatch), "class_counts" ({name: 19 train-id pixel
+    counts} of every usable labeled image) and "unknown_ids" ({name: {label id: pixels}} of the kept
+    images whose labels hold ids outside the Cityscapes table; loaders read them as ignored, 255).
+    `workers` threads decode PNGs.
     Wrong root or layout: DataLayoutError."""
     root = Path(root)
     out = Path(out) if out is not None else root / CHECK_FILE
     splits = _splits(kind, root)
-    sizes, excluded, counts, split_summary = Counter(), [], {}, {}
+    sizes, excluded, counts, split_summary, unknown_ids = Counter(), [], {}, {}, {}
     total = sum(map(len, splits.values()))
     with ThreadPoolExecutor(workers) as pool, tqdm(total=total, desc=f"check-data {kind}", unit="img",
                                                    disable=not progress) as bar:
         for split, pairs in splits.items():
             n_excluded = 0
-            for pair, (problem, reason, size, train_counts) in zip(pairs, pool.map(_scan, pairs)):
+            for pair, (problem, reason, size, train_counts, unknown) in zip(pairs, pool.map(_scan, pairs)):
+                if unknown:
+                    unknown_ids[pair.name] = unknown
                 if size:
                     sizes[f"{size[0]}x{size[1]}"] += 1
                 if problem:
@@ -87,8 +91,11 @@ def check_data(kind: str, root, out=None, progress: bool = True, workers: int = 
                                     "labeled": all(p.labeled for p in pairs), "excluded": n_excluded}
     by_problem = Counter(e["problem"] for e in excluded)
     summary = {"kind": kind, "root": str(root), "splits": split_summary, "image_sizes": dict(sizes.most_common()),
-               "problems": {p: by_problem[p] for p in PROBLEMS}, "excluded": len(excluded)}
-    doc = {"summary": summary, "excluded": excluded, "class_counts": counts}
+               "problems": {p: by_problem[p] for p in PROBLEMS}, "excluded": len(excluded),
+               "unknown_ids": {"images": len(unknown_ids),
+                               "pixels": sum(n for u in unknown_ids.values() for n in u.values())}}
+    doc = {"summary": summary, "excluded": excluded, "class_counts": counts,
+           "unknown_ids": {name: {str(i): n for i, n in u.items()} for name, u in unknown_ids.items()}}
     atomic_write_json(out, doc)
     return {**doc, "file": str(out)}
 
@@ -115,6 +122,10 @@ def report(result: dict) -> str:
         bad = {e["name"]: e["reason"] for e in result["excluded"] if e["problem"] == problem}
         if bad:
             lines.append(f"  {problem.replace('_', ' ')} ({len(bad)}): {listing(bad)}")
+    if s["unknown_ids"]["images"]:
+        ids = sorted({int(i) for u in result["unknown_ids"].values() for i in u})
+        lines.append(f"  unknown label ids {ids[:10]} in {s['unknown_ids']['images']} image(s), "
+                     f"{s['unknown_ids']['pixels']} pixels: kept, those pixels ignored (255)")
     lines.append(f"wrote {result['file']}: loaders skip the excluded pairs; class counts for sampling/weighting")
     return "\n".join(lines)
 

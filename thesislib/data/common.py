@@ -117,7 +117,8 @@ class SegmentationSet(Dataset):
     """Image/label pairs of one layout; items {"image": float 3xHxW in [0, 1], "mask": int64 HxW train
     ids (255 ignored), "name": image path relative to the root}.
 
-    `size=(h, w)` resizes at load (image bilinear with antialiasing, mask nearest); `cache` keeps the
+    `size=(h, w)` resizes at load (image bilinear with antialiasing, mask nearest; with `native_labels`
+    the mask keeps the label file's own resolution, as evaluation needs); `cache` keeps the
     resized uint8 arrays in RAM, shared by every set of the process that reads the same unchanged files
     at the same size (a notebook trains many models on the same images); `transform` is a joint
     torchvision v2 transform applied after the resize. Subclasses set `kind` (the check-data kind) and
@@ -125,9 +126,11 @@ class SegmentationSet(Dataset):
     """
     kind = layout = ""
 
-    def __init__(self, root, pairs: list[Pair], size=None, transform=None, cache=False, check_file=None):
+    def __init__(self, root, pairs: list[Pair], size=None, transform=None, cache=False, check_file=None,
+                 native_labels=False):
         self.root = Path(root)
         self.size = tuple(size) if size is not None else None
+        self.native_labels = native_labels
         self.transform, self.cache = transform, cache
         self.check_file = Path(check_file) if check_file is not None else self.root / CHECK_FILE
         listed = (read_check_file(self.check_file) or {}).get("excluded", [])
@@ -157,18 +160,31 @@ class SegmentationSet(Dataset):
         key = None
         if self.cache:
             files = [f for f in (pair.image, pair.label if pair.labeled else None) if f is not None]
-            key = (*map(str, files), *(f.stat().st_mtime_ns for f in files), self.size)
+            key = (*map(str, files), *(f.stat().st_mtime_ns for f in files), self.size, self.native_labels)
             if key in _RAM_CACHE:
                 return _RAM_CACHE[key]
-        image = resize(Image.open(pair.image).convert("RGB"), self.size, Image.Resampling.BILINEAR)
+        original = self._decode(pair.image, lambda f: Image.open(f).convert("RGB"))
+        image = resize(original, self.size, Image.Resampling.BILINEAR)
         if pair.labeled:
-            mask = to_train_ids(np.array(resize(open_label(pair.label), self.size, Image.Resampling.NEAREST)))
-        else:
-            mask = np.full((image.height, image.width), IGNORE_INDEX, dtype=np.uint8)
+            label = self._decode(pair.label, lambda f: open_label(f).copy())
+            mask = to_train_ids(np.array(label if self.native_labels else
+                                         resize(label, self.size, Image.Resampling.NEAREST)))
+        else:                      # all ignored, at the size a label would have
+            w, h = original.size if self.native_labels else image.size
+            mask = np.full((h, w), IGNORE_INDEX, dtype=np.uint8)
         out = np.array(image), mask
         if key is not None and len(_RAM_CACHE) < RAM_CACHE_ITEMS:
             _RAM_CACHE[key] = out
         return out
+
+    def _decode(self, path: Path, read):
+        """read(path) -> a decoded image; a file PIL cannot decode (e.g. truncated) names itself."""
+        try:
+            return read(path)
+        except (OSError, ValueError, SyntaxError) as e:
+            raise layout_error(path, f"cannot be decoded ({e})", self.layout,
+                               f"run `thesislib check-data {self.kind} {self.root}` (it lists unreadable files, "
+                               "which the loaders then skip), or replace the file") from e
 
     def sample(self, name: str, image: np.ndarray, mask: np.ndarray, **extra) -> dict:
         """The item dict: arrays wrapped as tv_tensors, transformed jointly, cast to float/int64."""
@@ -213,3 +229,28 @@ class PseudoLabeled(Dataset):
         mask, *weight = [read_png(self._path(d, name), hw) for d in self.dirs]
         extra = {"weight": WeightMap(torch.from_numpy(weight[0]).float() / 255)} if weight else {}
         return self.base.sample(name, image, mask, **extra)
+
+
+class Relabeled(Dataset):
+    """The images of `images` with the masks of `labels` (full resolution), matched by item name: a
+    translated copy of a set scored against the original labels, never resized ones."""
+
+    def __init__(self, images: SegmentationSet, labels: SegmentationSet):
+        index = {name: i for i, name in enumerate(labels.names)}
+        missing = [n for n in images.names if n not in index]
+        if missing:
+            raise layout_error(labels.root, f"{len(missing)} item(s) of {images.root} have no label here: "
+                               f"{listing(missing)}", labels.layout, "translate the source set again")
+        self.images, self.labels, self._label_of = images, labels, [index[n] for n in images.names]
+
+    @property
+    def names(self) -> list[str]:
+        return self.images.names
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict:
+        pair = self.labels.pairs[self._label_of[i]]
+        mask = to_train_ids(np.array(self.labels._decode(pair.label, lambda f: open_label(f).copy())))
+        return {**self.images[i], "mask": torch.from_numpy(mask).long()}

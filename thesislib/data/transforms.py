@@ -23,13 +23,13 @@ def _odd(n: int) -> int:
     return max(3, n // 2 * 2 + 1)
 
 
-def train_transform(size, scale=(0.75, 1.5), flip=True, strong=False) -> v2.Compose:
-    """Random scale in `scale` (relative to `size`), random crop back to `size` = (h, w) (padding:
-    image 0, mask 255, weight 0), horizontal flip; `strong` adds the noisy-student input noise
-    (colour jitter, Gaussian blur, random grayscale) to the image only."""
+def train_transform(size, scale=(0.75, 1.5), flip=True, strong=False, crop=None) -> v2.Compose:
+    """Random scale in `scale` (relative to `size`), random crop back to `size` = (h, w), or to `crop`
+    when given (padding: image 0, mask 255, weight 0), horizontal flip; `strong` adds the noisy-student
+    input noise (colour jitter, Gaussian blur, random grayscale) to the image only."""
     h, w = size
     steps = [v2.ScaleJitter((w, h), scale_range=scale, antialias=True),   # ScaleJitter takes (w, h)
-             v2.RandomCrop((h, w), pad_if_needed=True, fill=FILL)]
+             v2.RandomCrop(tuple(crop or size), pad_if_needed=True, fill=FILL)]
     if flip:
         steps.append(v2.RandomHorizontalFlip())
     if strong:

@@ -23,10 +23,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
 
+from cityscapesscripts.helpers.labels import labels as _CS_LABELS
+
 from thesislib.data.labels import CLASS_IDS, CLASS_NAMES, NUM_CLASSES, label_id_palette, to_train_ids
 from thesislib.profiles import get_profile
 
-VERSION = 2
+VERSION = 3                                       # 3: *_gtFine_instanceIds.png beside the labels
 ID = dict(zip(CLASS_NAMES, CLASS_IDS))          # class name -> Cityscapes label id
 UNLABELED, EGO, STATIC, GROUND = 0, 1, 4, 6      # void ids (train id 255)
 CITIES = {
@@ -673,12 +675,25 @@ def _photograph(p, img):
 
 
 def generate(domain, hw, seed, split, index):
-    """(RGB image, label-id map) of one image: a pure function of its arguments."""
+    """(RGB image, label-id map, instance-id map) of one image: a pure function of its arguments."""
     rng = np.random.default_rng([seed, _CODES[domain, split], index])
     p = _Painter(hw, STYLES[domain], rng)
     forced = {_RARE[(2 * index) % len(_RARE)], _RARE[(2 * index + 1) % len(_RARE)]}
     _scene(p, forced)
-    return _render(p), np.asarray(p.label)
+    ids = np.asarray(p.label)
+    return _render(p), ids, instance_ids(ids, np.asarray(p.inst))
+
+
+def instance_ids(ids: np.ndarray, inst: np.ndarray) -> np.ndarray:
+    """Cityscapes instanceIds: label id * 1000 + instance number (from 0) on classes that have instances
+    (person, rider, vehicles), the plain label id elsewhere; int32."""
+    out = ids.astype(np.int32)
+    things = np.isin(ids, [l.id for l in _CS_LABELS if l.hasInstances])
+    for lid in np.unique(ids[things]):
+        sel = ids == lid
+        _, number = np.unique(inst[sel], return_inverse=True)
+        out[sel] = int(lid) * 1000 + number.reshape(-1)
+    return out
 
 
 # ---------------------------------------------------------------- files
@@ -698,13 +713,14 @@ def _files(prof):
 def _write_one(job):
     """Generate and save one image (and its label); returns (group, train-id pixel counts)."""
     root, hw, seed, (domain, split, i, image, label) = job
-    rgb, ids = generate(domain, hw, seed, split, i)
-    for rel, arr, mode in ((image, rgb, "RGB"), (label, ids, "L")):
+    rgb, ids, inst = generate(domain, hw, seed, split, i)
+    instances = label and domain == "target" and label.replace("_labelIds.png", "_instanceIds.png")
+    for rel, arr, mode in ((image, rgb, "RGB"), (label, ids, "L"), (instances or None, inst, "I")):
         if rel is None:
             continue
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        im = Image.fromarray(arr, mode)
+        im = Image.fromarray(arr.astype(np.uint16)) if mode == "I" else Image.fromarray(arr, mode)  # 16-bit, as Cityscapes
         if domain == "source" and mode == "L":                         # GTA5 labels are palettised
             im = im.convert("P")
             im.putpalette(label_id_palette())

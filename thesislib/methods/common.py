@@ -16,16 +16,25 @@ from thesislib.models.segmentation import build_segmenter
 from thesislib.profiles import Profile
 
 
-def source_set(source_root, profile: Profile, train=True, strong=False, size=None):
-    """A GTA5-layout set (GTA5, the embedded source, or a translated copy) at the profile resolution."""
+def source_set(source_root, profile: Profile, train=True, strong=False, size=None, native_labels=False, crop=None):
+    """A GTA5-layout set (GTA5, the embedded source, or a translated copy) at the profile resolution
+    (`native_labels`: masks at the label files' own resolution, for evaluation; `crop`: training crops)."""
     size = size or profile.image_hw
-    return GTA5(source_root, size=size, cache=True, transform=train_transform(size, strong=strong) if train else None)
+    transform = train_transform(size, strong=strong, crop=crop) if train else None
+    return GTA5(source_root, size=size, cache=True, transform=transform, native_labels=native_labels)
 
 
-def target_set(data_root, profile: Profile, split: str, train=False, strong=False, size=None):
+def target_set(data_root, profile: Profile, split: str, train=False, strong=False, size=None, native_labels=False,
+               crop=None):
     size = size or profile.image_hw
-    return Cityscapes(Path(data_root) / "cityscapes", split, size=size, cache=True,
-                      transform=train_transform(size, strong=strong) if train else None)
+    transform = train_transform(size, strong=strong, crop=crop) if train else None
+    return Cityscapes(Path(data_root) / "cityscapes", split, size=size, cache=True, transform=transform,
+                      native_labels=native_labels)
+
+
+def val_set(data_root, profile: Profile):
+    """Target val as every method is scored on it: images at the working resolution, labels at their own."""
+    return target_set(data_root, profile, "val", native_labels=True)
 
 
 def subset_fraction(dataset, fraction: float, seed: int = 0):
@@ -72,8 +81,8 @@ class SegMethod(Method):
 
     def __init__(self, profile: Profile, val_set, lr=None, dropout=0.0, drop_path=0.0, class_weights=None):
         self.profile, self.val_set = profile, val_set
-        seg = build_segmenter(profile.encoder, decoder_channels=profile.decoder_channels,
-                              dropout=dropout, drop_path=drop_path)
+        seg = build_segmenter(profile.encoder, encoder_weights=profile.encoder_weights,
+                              decoder_channels=profile.decoder_channels, dropout=dropout, drop_path=drop_path)
         self.modules = {"seg": seg}
         self.optimizers = {"seg": torch.optim.AdamW(seg.parameters(), lr=lr or profile.lr, weight_decay=1e-4)}
         self.class_weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
@@ -112,5 +121,5 @@ def fit_two_domain(make_method, data_root, out, profile: Profile, seed: int, con
     loader = step_loader([src, trg], [b, b], seed, steps, num_workers=profile.num_workers)
     config = {"profile": profile.name, "source_root": str(source_root), **config}
     engine = Engine(out, engine_config(profile, steps, seed, **engine_overrides))
-    method = make_method(target_set(data_root, profile, "val"))
+    method = make_method(val_set(data_root, profile))
     return engine.fit(method, loader, config)

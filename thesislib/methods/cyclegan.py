@@ -85,12 +85,14 @@ class CycleGAN(Method):
 
 def train_cyclegan(data_root, out, profile: Profile, seed: int = 0, steps: int | None = None,
                    translate: bool = True, **engine_overrides) -> dict:
-    """Train CycleGAN on source images vs unlabeled target images (train + train_extra), then write
-    the translated source set to `out/translated` in the GTA5 layout."""
+    """Train CycleGAN on random `gan_hw` crops of source images vs unlabeled target images (train +
+    train_extra), both at the task model's working resolution `image_hw` (as the reference CycleGAN
+    trains on crops), then translate each whole source image at `image_hw` into `out/translated`
+    (GTA5 layout), so translated and untranslated source images reach the task model equally sharp."""
     data_root, out = Path(data_root), Path(out)
     size = profile.gan_hw
-    src = source_set(data_root / "gta5", profile, size=size)
-    trg = torch.utils.data.ConcatDataset([target_set(data_root, profile, s, train=True, size=size)
+    src = source_set(data_root / "gta5", profile, crop=size)
+    trg = torch.utils.data.ConcatDataset([target_set(data_root, profile, s, train=True, crop=size)
                                           for s in ("train", "train_extra")])
     steps = steps or profile.gan_steps
     cfg = engine_config(profile, steps, seed, lr_schedule="linear_decay", grad_clip=None, **engine_overrides)
@@ -115,7 +117,8 @@ def load_generator(checkpoint, profile: Profile, name: str = "G_A"):
 
 @torch.no_grad()
 def translate_source(checkpoint, source_root, out_root, profile: Profile, batch_size: int = 16) -> Path:
-    """Translate every source image with G_A into `out_root` (GTA5 layout, labels resized to match).
+    """Translate every whole source image at the working resolution `image_hw` with G_A (fully
+    convolutional) into `out_root` (GTA5 layout, labels resized to match, nearest).
 
     Written to a temporary sibling folder and renamed, so a crash leaves no half-written set."""
     out_root = Path(out_root)
@@ -125,7 +128,7 @@ def translate_source(checkpoint, source_root, out_root, profile: Profile, batch_
     (tmp / "labels").mkdir()
     device = default_device()
     G = load_generator(checkpoint, profile).to(device)
-    src = source_set(source_root, profile, train=False, size=profile.gan_hw)
+    src = source_set(source_root, profile, train=False)
     source_root = Path(source_root)
     for start in tqdm(range(0, len(src), batch_size), desc="translate", leave=False):
         idx = range(start, min(start + batch_size, len(src)))

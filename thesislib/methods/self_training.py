@@ -12,7 +12,7 @@ from thesislib.data.stream import step_loader
 from thesislib.engine import CHECKPOINT, Engine
 from thesislib.io import atomic_write_json
 from thesislib.methods.common import (class_weights_for, engine_config, rare_class_weights,
-                                      source_set, subset_fraction, target_set)
+                                      source_set, subset_fraction, target_set, val_set)
 from thesislib.methods.supervised import Supervised, train_supervised
 from thesislib.models.segmentation import build_segmenter
 from thesislib.profiles import Profile
@@ -72,7 +72,7 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         subset = subset_fraction(split, labeled_fraction)
         gt_names = {split.names[i] for i in getattr(subset, "indices", range(len(split)))}
         labeled, n_labeled = [subset], [round(labeled_share * profile.batch_size)]
-    val = target_set(data_root, profile, "val")
+    val = val_set(data_root, profile)
     source = source_set(source_root, profile, strong=noise)
     history = []
     for k in range(1, rounds + 1):

@@ -4,7 +4,7 @@ from pathlib import Path
 from thesislib.data.stream import step_loader
 from thesislib.engine import Engine
 from thesislib.methods.common import (SegMethod, class_weights_for, engine_config,
-                                      rare_class_weights, source_set, subset_fraction, target_set)
+                                      rare_class_weights, source_set, subset_fraction, target_set, val_set)
 from thesislib.profiles import Profile
 
 
@@ -29,7 +29,7 @@ def train_supervised(data_root, out, profile: Profile, seed: int = 0, source: st
     layout) or "cityscapes" (target train labels: the oracle; `fraction` < 1 keeps a fixed subset).
     """
     data_root = Path(data_root)
-    val = target_set(data_root, profile, "val")
+    val = val_set(data_root, profile)
     if source == "cityscapes":
         train = subset_fraction(target_set(data_root, profile, "train", train=True), fraction)
         weights_root = None

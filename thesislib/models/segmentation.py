@@ -7,9 +7,17 @@ Two changes to smp's model, both applied by `build_segmenter`:
   ("Expected more than 1 value per channel") and is degenerate for small batches.
 * Optional stochastic depth (`add_drop_path`) on the residual branches of torchvision-style
   encoders (smp's resnet*/resnext* and mobilenet_v2), for the noisy student.
+
+ImageNet initialisation (`encoder_weights="imagenet"`) loads torchvision's ImageNet-1k weights of the
+encoder from the ordinary torch cache, `$TORCH_HOME/hub/checkpoints/` (default ~/.cache/torch/hub/), where
+torchvision itself keeps them; a missing file is downloaded there when the machine is online, and
+otherwise one clear error says which file to put where.
 """
+from pathlib import Path
+
 import segmentation_models_pytorch as smp
 import torch
+import torchvision
 from segmentation_models_pytorch.decoders.deeplabv3.decoder import ASPPPooling
 from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual
@@ -95,6 +103,39 @@ def _remove_pooling_norm(net: nn.Module) -> None:
             m[2] = nn.Identity()
 
 
+IMAGENET_WEIGHTS = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights", "resnet50": "ResNet50_Weights",
+                    "resnet101": "ResNet101_Weights", "mobilenet_v2": "MobileNet_V2_Weights"}
+
+
+class WeightsMissing(FileNotFoundError):
+    """Pretrained weights are neither in the torch cache nor downloadable (the message says what to do)."""
+
+
+def imagenet_weights_file(encoder: str) -> tuple[str, Path]:
+    """(download URL, path in the torch cache) of torchvision's ImageNet-1k weights for `encoder`."""
+    if encoder not in IMAGENET_WEIGHTS:
+        raise ValueError(f"no ImageNet weights known for encoder {encoder!r}: use one of "
+                         f"{', '.join(IMAGENET_WEIGHTS)}, or encoder_weights=none")
+    url = getattr(torchvision.models, IMAGENET_WEIGHTS[encoder]).IMAGENET1K_V1.url
+    return url, Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+def imagenet_state_dict(encoder: str) -> dict:
+    """The encoder's ImageNet state dict from the torch cache (downloaded into it when possible)."""
+    url, path = imagenet_weights_file(encoder)
+    if not path.is_file():
+        try:
+            torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True)
+        except Exception as e:  # noqa: BLE001 - offline, proxy, hash: the same advice
+            raise WeightsMissing(
+                f"ImageNet weights for {encoder} are not in the torch cache and could not be downloaded ({e}). "
+                f"Fix: on a machine with internet run `python -c \"import torchvision; torchvision.models."
+                f"{IMAGENET_WEIGHTS[encoder]}.IMAGENET1K_V1.get_state_dict()\"` (or download {url}) and copy the "
+                f"file to {path} (the torch cache; set TORCH_HOME to use another), or train from scratch with "
+                f"encoder_weights=none") from e
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def build_segmenter(
     encoder: str = "resnet50",
     num_classes: int = 19,
@@ -105,17 +146,21 @@ def build_segmenter(
 ) -> Segmenter:
     """DeepLabV3+ (output stride 16, smp's defaults incl. ASPP dropout 0.5).
 
-    `encoder_weights=None` gives a random init and never downloads; pass "imagenet" only
-    with weights already in the local cache. `dropout` (Dropout2d) acts on the decoder
-    output just before the 1x1 classifier; `drop_path` is the encoder's maximum stochastic
-    depth rate (see `add_drop_path`).
+    `encoder_weights`: None (or "none") gives a random init; "imagenet" loads torchvision's
+    ImageNet weights from the torch cache (see `imagenet_state_dict`). `dropout` (Dropout2d) acts
+    on the decoder output just before the 1x1 classifier; `drop_path` is the encoder's maximum
+    stochastic depth rate (see `add_drop_path`).
     """
+    if encoder_weights not in (None, "none", "imagenet"):
+        raise ValueError(f"encoder_weights must be 'imagenet' or none, got {encoder_weights!r}")
     net = smp.DeepLabV3Plus(
         encoder_name=encoder,
-        encoder_weights=encoder_weights,
+        encoder_weights=None,               # smp would fetch from a hub: the torch cache is used instead
         decoder_channels=decoder_channels,
         classes=num_classes,
     )
+    if encoder_weights == "imagenet":
+        net.encoder.load_state_dict(imagenet_state_dict(encoder))   # smp's encoders drop the classifier keys
     _remove_pooling_norm(net)
     if drop_path > 0:
         add_drop_path(net.encoder, drop_path)
