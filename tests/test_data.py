@@ -71,8 +71,8 @@ def test_resize_at_load_image_bilinear_mask_nearest(make_gta5):
 
 def test_ram_cache_is_shared_between_sets_and_follows_file_changes(make_gta5, monkeypatch):
     root = make_gta5(3)
-    first = GTA5(root, size=(6, 9), cache=True)[0]
-    again = GTA5(root, size=(6, 9), cache=True)                # another set over the same files
+    first = GTA5(root, size=(6, 9), cache_mb=1)[0]
+    again = GTA5(root, size=(6, 9), cache_mb=1)                # another set over the same files
     opened = []
     real_open = Image.open
     monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
@@ -85,6 +85,20 @@ def test_ram_cache_is_shared_between_sets_and_follows_file_changes(make_gta5, mo
     assert not torch.equal(again[0]["image"], first["image"]) and path in opened
     batch = next(iter(DataLoader(again, batch_size=2)))
     assert batch["image"].shape == (2, 3, 6, 9) and batch["name"] == again.names[:2]
+
+
+def test_ram_cache_stays_within_its_byte_budget(make_gta5, monkeypatch):
+    from thesislib.data import common
+    monkeypatch.setattr(common, "_RAM_CACHE", {})
+    monkeypatch.setattr(common, "_RAM_CACHE_BYTES", [0])
+    root = make_gta5(3)
+    pair_bytes = 6 * 9 * 3 + 6 * 9
+    ds = GTA5(root, size=(6, 9), cache_mb=2.5 * pair_bytes / 2**20)        # room for two pairs
+    for i in range(3):
+        ds[i]
+    assert len(common._RAM_CACHE) == 2 and common._RAM_CACHE_BYTES[0] == 2 * pair_bytes
+    GTA5(root, size=(6, 9))[2]                                             # no budget: nothing kept
+    assert len(common._RAM_CACHE) == 2
 
 
 def test_train_transform_keeps_image_and_mask_aligned(make_gta5):
@@ -116,6 +130,22 @@ def test_strong_noise_changes_the_image_only(make_gta5):
         assert torch.equal(item["mask"], ds[0]["mask"])
         changed += not torch.allclose(item["image"], ds[0]["image"], atol=1e-3)
     assert changed
+
+
+def test_student_noise_parts_do_what_they_say():
+    from torchvision import tv_tensors
+
+    from thesislib.data.transforms import StudentNoise, hue_rotation, saturation_matrix
+    img = tv_tensors.Image(torch.from_numpy(scene(16, 24)[1]).permute(2, 0, 1).contiguous())
+    assert torch.equal(StudentNoise(jitter=(0, 0, 0, 0), p_blur=0, p_grey=0)(img), img)     # identity settings
+    grey = StudentNoise(p_jitter=0, p_blur=0, p_grey=1)(img)
+    assert isinstance(grey, tv_tensors.Image) and torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
+    blurred = StudentNoise(p_jitter=0, p_blur=1, p_grey=0, blur_sigma=(2.0, 2.0))(img).float()
+    edges = lambda x: ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum()  # noqa: E731  (energy of the steps)
+    assert edges(blurred) < 0.8 * edges(img.float())
+    red = np.array([1.0, 0.0, 0.0])
+    assert np.argmax(hue_rotation(2 * np.pi / 3) @ red) == 1 and np.allclose(hue_rotation(2 * np.pi) @ red, red)
+    assert np.allclose(saturation_matrix(0.0) @ red, 0.213) and np.allclose(saturation_matrix(1.0), np.eye(3))
 
 
 def test_pseudo_labeled_returns_saved_labels_and_weights(cityscapes_root, tmp_path):

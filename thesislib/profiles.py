@@ -44,6 +44,7 @@ class Profile:
     fractions: tuple[float, ...] = (1 / 8, 1 / 2, 1.0)
     eval_source_images: int | None = 1000    # source sets scored by target-trained models (evenly spaced; None: all)
     num_workers: int = 0
+    ram_cache_mb: int = 1024                 # decoded, resized images kept in RAM, all loader workers together
     ckpt_every: int = 200
 
 
@@ -66,7 +67,7 @@ PROFILES: dict[str, Profile] = {
         image_hw=(512, 1024),
         batch_size=8, lr=1e-3, steps=40000, gan_hw=(256, 512), gan_ngf=64, gan_blocks=9, gan_ndf=64, gan_steps=100000,
         adapt_steps=40000, st_rounds=3, st_steps=20000, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra",
-        fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8, eval_source_images=None,
+        fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8, ram_cache_mb=0, eval_source_images=None,
         ckpt_every=2000,
     ),
 }

@@ -49,6 +49,6 @@ class Cityscapes(SegmentationSet):
     """One Cityscapes split; see SegmentationSet. The check file covers all splits of the root."""
     kind, layout = "cityscapes", LAYOUT
 
-    def __init__(self, root, split, size=None, transform=None, cache=False, check_file=None, native_labels=False):
+    def __init__(self, root, split, size=None, transform=None, cache_mb=0, check_file=None, native_labels=False):
         self.split = split
-        super().__init__(root, list_pairs(root, split), size, transform, cache, check_file, native_labels)
+        super().__init__(root, list_pairs(root, split), size, transform, cache_mb, check_file, native_labels)

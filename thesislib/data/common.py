@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 from torchvision import tv_tensors
 
 from thesislib.data.labels import IGNORE_INDEX, to_train_ids
@@ -19,8 +19,8 @@ from thesislib.data.transforms import WeightMap, to_dtypes
 
 CHECK_FILE = "thesislib-check.json"   # written by `thesislib check-data KIND ROOT` into ROOT
 MAX_LISTED = 5                        # file names quoted in one error message
-RAM_CACHE_ITEMS = 20_000              # resized pairs kept per process (64x128: about 32 KB each)
 _RAM_CACHE: dict = {}                 # (image, label, mtimes, size) -> (image, mask) uint8 arrays
+_RAM_CACHE_BYTES = [0]                # what this process's cache holds
 
 
 class DataLayoutError(ValueError):
@@ -120,18 +120,20 @@ class SegmentationSet(Dataset):
     `size=(h, w)` resizes at load (image bilinear with antialiasing, mask nearest; with `native_labels`
     the mask keeps the label file's own resolution, as evaluation needs); `cache` keeps the
     resized uint8 arrays in RAM, shared by every set of the process that reads the same unchanged files
-    at the same size (a notebook trains many models on the same images); `transform` is a joint
+    at the same size (a notebook trains many models on the same images), up to `cache_mb` megabytes
+    for all DataLoader workers together (each worker keeps its share; 0: no cache), so memory stays
+    bounded whatever the data size; `transform` is a joint
     torchvision v2 transform applied after the resize. Subclasses set `kind` (the check-data kind) and
     `layout` (the expected layout in words).
     """
     kind = layout = ""
 
-    def __init__(self, root, pairs: list[Pair], size=None, transform=None, cache=False, check_file=None,
+    def __init__(self, root, pairs: list[Pair], size=None, transform=None, cache_mb=0, check_file=None,
                  native_labels=False):
         self.root = Path(root)
         self.size = tuple(size) if size is not None else None
         self.native_labels = native_labels
-        self.transform, self.cache = transform, cache
+        self.transform, self.cache_mb = transform, cache_mb
         self.check_file = Path(check_file) if check_file is not None else self.root / CHECK_FILE
         listed = (read_check_file(self.check_file) or {}).get("excluded", [])
         excluded = {e["name"]: e["reason"] for e in listed}
@@ -158,7 +160,7 @@ class SegmentationSet(Dataset):
         """Item i as resized uint8 arrays: image (H, W, 3) and train-id mask (H, W); no transform."""
         pair = self.pairs[i]
         key = None
-        if self.cache:
+        if self.cache_mb:
             files = [f for f in (pair.image, pair.label if pair.labeled else None) if f is not None]
             key = (*map(str, files), *(f.stat().st_mtime_ns for f in files), self.size, self.native_labels)
             if key in _RAM_CACHE:
@@ -173,9 +175,18 @@ class SegmentationSet(Dataset):
             w, h = original.size if self.native_labels else image.size
             mask = np.full((h, w), IGNORE_INDEX, dtype=np.uint8)
         out = np.array(image), mask
-        if key is not None and len(_RAM_CACHE) < RAM_CACHE_ITEMS:
-            _RAM_CACHE[key] = out
+        if key is not None:
+            self._keep(key, out)
         return out
+
+    def _keep(self, key, arrays) -> None:
+        """Cache `arrays` if this process's share of the `cache_mb` budget has room for them."""
+        worker = get_worker_info()
+        budget = self.cache_mb * 2**20 / (worker.num_workers if worker else 1)
+        size = sum(a.nbytes for a in arrays)
+        if _RAM_CACHE_BYTES[0] + size <= budget:
+            _RAM_CACHE[key] = arrays
+            _RAM_CACHE_BYTES[0] += size
 
     def _decode(self, path: Path, read):
         """read(path) -> a decoded image; a file PIL cannot decode (e.g. truncated) names itself."""

@@ -24,5 +24,5 @@ class GTA5(SegmentationSet):
     """The GTA5 set (or any set in its layout, e.g. a translated copy); see SegmentationSet."""
     kind, layout = "gta5", LAYOUT
 
-    def __init__(self, root, size=None, transform=None, cache=False, check_file=None, native_labels=False):
-        super().__init__(root, list_pairs(root), size, transform, cache, check_file, native_labels)
+    def __init__(self, root, size=None, transform=None, cache_mb=0, check_file=None, native_labels=False):
+        super().__init__(root, list_pairs(root), size, transform, cache_mb, check_file, native_labels)

@@ -4,7 +4,9 @@ Inputs are dicts of tv_tensors: an Image (uint8), a Mask (train ids) and optiona
 geometric transforms move them together. Loaders finish every item with `to_dtypes` (image float32
 in [0, 1], mask int64), so the eval path needs no transform at all.
 """
+import numpy as np
 import torch
+from PIL import Image, ImageEnhance, ImageFilter
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
@@ -19,8 +21,52 @@ FILL = {tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX, "others": 0}   # Wei
 to_dtypes = v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, "others": None}, scale=True)
 
 
-def _odd(n: int) -> int:
-    return max(3, n // 2 * 2 + 1)
+LUMA = np.array([0.213, 0.715, 0.072])     # the weights of the W3C colour-matrix filters
+
+
+def saturation_matrix(s: float) -> np.ndarray:
+    """RGB -> RGB matrix scaling saturation by `s` (W3C `saturate`), grey axis fixed."""
+    return np.tile(LUMA, (3, 1)) * (1 - s) + np.eye(3) * s
+
+
+def hue_rotation(angle: float) -> np.ndarray:
+    """RGB -> RGB matrix rotating hue by `angle` radians around the grey axis (W3C `hue-rotate`)."""
+    cos, sin = np.cos(angle), np.sin(angle)
+    return (np.tile(LUMA, (3, 1)) + cos * (np.eye(3) - np.tile(LUMA, (3, 1)))
+            + sin * np.array([[-0.213, -0.715, 0.928], [0.143, 0.140, -0.283], [-0.787, 0.715, 0.072]]))
+
+
+class StudentNoise(v2.Transform):
+    """The noisy student's input noise on the image only (masks and weights pass through): colour jitter
+    (brightness, contrast, saturation, hue) with probability `p_jitter`, Gaussian blur with sigma in
+    `blur_sigma` with probability `p_blur`, greyscale with probability `p_grey`, as in SimCLR / Noisy
+    Student. Done with PIL's C filters in one round trip: a few ms at 512x1024, where torchvision's
+    HSV hue and a 51-tap blur kernel (10 % of the image size) cost ~300 ms per image."""
+    _transformed_types = (tv_tensors.Image,)
+
+    def __init__(self, jitter=(0.4, 0.4, 0.4, 0.1), blur_sigma=(0.1, 2.0), p_jitter=0.8, p_blur=0.5, p_grey=0.2):
+        super().__init__()
+        self.jitter, self.blur_sigma = jitter, blur_sigma
+        self.p = (p_jitter, p_blur, p_grey)
+
+    def make_params(self, flat_inputs):
+        u = torch.rand(8).tolist()
+        b, c, s, h = self.jitter
+        return {"jitter": u[0] < self.p[0], "blur": u[1] < self.p[1], "grey": u[2] < self.p[2],
+                "factors": [1 + b * (2 * u[3] - 1), 1 + c * (2 * u[4] - 1), 1 + s * (2 * u[5] - 1)],
+                "hue": h * (2 * u[6] - 1), "sigma": self.blur_sigma[0] + u[7] * (self.blur_sigma[1] - self.blur_sigma[0])}
+
+    def transform(self, inpt, params):
+        img = Image.fromarray(inpt.permute(1, 2, 0).numpy())
+        if params["jitter"]:
+            brightness, contrast, saturation = params["factors"]
+            matrix = brightness * hue_rotation(params["hue"] * 2 * np.pi) @ saturation_matrix(saturation)
+            img = ImageEnhance.Contrast(img.convert("RGB", tuple(np.c_[matrix, np.zeros(3)].ravel()))).enhance(contrast)
+        if params["blur"]:
+            img = img.filter(ImageFilter.GaussianBlur(params["sigma"]))
+        if params["grey"]:
+            img = img.convert("L").convert("RGB")
+        return tv_tensors.wrap(torch.from_numpy(np.array(img)).permute(2, 0, 1), like=inpt)
 
 
 def train_transform(size, scale=(0.75, 1.5), flip=True, strong=False, crop=None) -> v2.Compose:
@@ -33,7 +79,5 @@ def train_transform(size, scale=(0.75, 1.5), flip=True, strong=False, crop=None)
     if flip:
         steps.append(v2.RandomHorizontalFlip())
     if strong:
-        steps += [v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-                  v2.RandomApply([v2.GaussianBlur(_odd(min(h, w) // 10), sigma=(0.1, 2.0))], p=0.5),
-                  v2.RandomGrayscale(p=0.2)]
+        steps.append(StudentNoise())
     return v2.Compose([*steps, to_dtypes])

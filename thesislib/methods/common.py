@@ -21,14 +21,14 @@ def source_set(source_root, profile: Profile, train=True, strong=False, size=Non
     (`native_labels`: masks at the label files' own resolution, for evaluation; `crop`: training crops)."""
     size = size or profile.image_hw
     transform = train_transform(size, strong=strong, crop=crop) if train else None
-    return GTA5(source_root, size=size, cache=True, transform=transform, native_labels=native_labels)
+    return GTA5(source_root, size=size, cache_mb=profile.ram_cache_mb, transform=transform, native_labels=native_labels)
 
 
 def target_set(data_root, profile: Profile, split: str, train=False, strong=False, size=None, native_labels=False,
                crop=None):
     size = size or profile.image_hw
     transform = train_transform(size, strong=strong, crop=crop) if train else None
-    return Cityscapes(Path(data_root) / "cityscapes", split, size=size, cache=True, transform=transform,
+    return Cityscapes(Path(data_root) / "cityscapes", split, size=size, cache_mb=profile.ram_cache_mb, transform=transform,
                       native_labels=native_labels)
 
 
