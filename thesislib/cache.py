@@ -52,7 +52,7 @@ class StageCache:
         if not compute:
             raise StageMissing(f"stage {stage!r} with these parameters is not cached ({d}); "
                                "run `make reproduce` (or drop exports_only) to compute it.")
-        with _locked(d):
+        with locked(d):
             if (result := self._complete(d)) is not None:
                 return result
             info = {"stage": stage, "params": params, "code": code_version(), "complete": False}
@@ -87,7 +87,7 @@ class StageCache:
 
 
 @contextlib.contextmanager
-def _locked(d: Path):
+def locked(d: Path):
     """An exclusive lock on stage folder `d` (released when the holder exits, even if it is killed)."""
     d.mkdir(parents=True, exist_ok=True)
     with open(d / ".lock", "w") as f:

@@ -2,12 +2,16 @@
 
 Two passes keep memory flat for any pool size: pass 1 writes each image's prediction and confidence
 (uint8 PNGs) and a per-class confidence histogram; thresholds come from the histograms; pass 2 writes
-the labels (255 = ignored). Thresholds: "confidence" (one global value), "cbst" (keep the most
+the labels (255 = ignored). Only the labels stay on disk, except a teacher's pass 1 that several runs
+share (`predictions=`). Thresholds: "confidence" (one global value), "cbst" (keep the most
 confident `portion` of each class's pixels, Zou et al. 2018), "bdl" (per-class median capped at 0.9,
 Li et al. 2019).
 """
+import json
 import os
 import shutil
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -44,23 +48,66 @@ def class_thresholds(hist: np.ndarray, mode: str = "cbst", portion: float = 0.5,
 
 
 @torch.no_grad()
-def predict_pool(model, pool, out: Path, device, flip=True, batch_size=32) -> np.ndarray:
-    """Pass 1: out/pred/<name>, out/conf/<name> PNGs; returns the (classes, 256) confidence histograms."""
+def predict_pool(model, pool, out: Path, device, flip=True, batch_size=32, num_workers=0) -> np.ndarray:
+    """Pass 1: out/pred/<name>, out/conf/<name> PNGs and out/hist.npy, the (classes, 256) confidence
+    histograms (returned). Written atomically; a complete `out` is reused, so the runs that share a
+    teacher and a pool (the labeled fractions) predict it once. Workers decode, a thread pool writes."""
+    out = Path(out)
+    if (out / "hist.npy").exists():
+        return np.load(out / "hist.npy")
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
     model.eval()
     hist = np.zeros((NUM_CLASSES, BINS), dtype=np.int64)
-    for images, _, names in tqdm(batches(pool, batch_size, device), total=-(-len(pool) // batch_size),
-                                 desc="teacher", leave=False):
-        conf, pred = predict_probs(model, images, flip).max(1)
-        conf_u8 = (conf * (BINS - 1)).round().to(torch.uint8)
-        hist += torch.bincount(pred.flatten() * BINS + conf_u8.flatten().long(),
-                               minlength=NUM_CLASSES * BINS).reshape(NUM_CLASSES, BINS).cpu().numpy()
-        for n, p, c in zip(names, pred.to(torch.uint8).cpu().numpy(), conf_u8.cpu().numpy()):
-            _png(out / "pred" / n, p)
-            _png(out / "conf" / n, c)
+    with ThreadPoolExecutor(4) as writers:
+        pending = deque()
+        for images, _, names in tqdm(batches(pool, batch_size, device, num_workers),
+                                     total=-(-len(pool) // batch_size), desc="teacher", leave=False):
+            conf, pred = predict_probs(model, images, flip).max(1)
+            conf_u8 = (conf * (BINS - 1)).round().to(torch.uint8)
+            hist += torch.bincount(pred.flatten() * BINS + conf_u8.flatten().long(),
+                                   minlength=NUM_CLASSES * BINS).reshape(NUM_CLASSES, BINS).cpu().numpy()
+            for n, p, c in zip(names, pred.to(torch.uint8).cpu().numpy(), conf_u8.cpu().numpy()):
+                pending += [writers.submit(_png, tmp / "pred" / n, p), writers.submit(_png, tmp / "conf" / n, c)]
+            while len(pending) > 4 * batch_size:
+                pending.popleft().result()
+        for job in pending:
+            job.result()
+    np.save(tmp / "hist.npy", hist)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
     return hist
 
 
-def label_pool(pool, out: Path, thresholds: np.ndarray, ground_truth: set[str] = frozenset()) -> dict:
+def _label_one(pool, i: int, predictions: Path, out: Path, thr_u8: np.ndarray, ground_truth) -> np.ndarray | None:
+    """Pass 2 for pool item i: write its label PNG; returns its (4, classes) quality counts, or None."""
+    name, gt = pool_mask(pool, i)
+    if name in ground_truth:
+        _png(out / "labels" / name, gt.astype(np.uint8))
+        return None
+    pred = np.array(Image.open(predictions / "pred" / name))
+    conf = np.array(Image.open(predictions / "conf" / name))
+    label = np.where(conf >= thr_u8[pred], pred, IGNORE_INDEX).astype(np.uint8)
+    _png(out / "labels" / name, label)
+    if gt is None:                                       # an unlabeled split: nothing to score
+        return None
+    valid = gt != IGNORE_INDEX
+    sel = (label != IGNORE_INDEX) & valid
+    count = lambda a: np.bincount(a, minlength=NUM_CLASSES)[:NUM_CLASSES]  # noqa: E731
+    return np.stack([count(label[sel & (label == gt)]), count(label[sel]), count(gt[valid]), count(gt[sel])])
+
+
+def pool_mask(pool, i: int) -> tuple[str, np.ndarray | None]:
+    """(name, train-id mask at the working resolution, None if unlabeled) of item i of a (concatenation
+    of) set(s), without decoding its image."""
+    for part in getattr(pool, "datasets", [pool]):
+        if i < len(part):
+            return part.names[i], part.mask(i) if part.pairs[i].labeled else None
+        i -= len(part)
+    raise IndexError(i)
+
+
+def label_pool(pool, predictions: Path, out: Path, thresholds: np.ndarray, ground_truth: set[str] = frozenset()) -> dict:
     """Pass 2: out/labels/<name> = prediction where conf >= its class threshold, else 255.
 
     Images named in `ground_truth` (a labeled target fraction) get their true labels instead.
@@ -68,24 +115,10 @@ def label_pool(pool, out: Path, thresholds: np.ndarray, ground_truth: set[str] =
     per-class precision and coverage (share of the class's true pixels that got any pseudo-label).
     """
     thr_u8 = np.ceil(np.asarray(thresholds) * (BINS - 1)).astype(np.int64)
-    tp, kept, gt_px, covered = (np.zeros(NUM_CLASSES, np.int64) for _ in range(4))
-    for i in range(len(pool)):
-        item = pool[i]
-        name, gt = item["name"], item["mask"].numpy()
-        if name in ground_truth:
-            _png(out / "labels" / name, gt.astype(np.uint8))
-            continue
-        pred = np.array(Image.open(out / "pred" / name))
-        conf = np.array(Image.open(out / "conf" / name))
-        label = np.where(conf >= thr_u8[pred], pred, IGNORE_INDEX).astype(np.uint8)
-        _png(out / "labels" / name, label)
-        valid = gt != IGNORE_INDEX
-        if valid.any():
-            sel = (label != IGNORE_INDEX) & valid
-            kept += np.bincount(label[sel], minlength=NUM_CLASSES)
-            tp += np.bincount(label[sel & (label == gt)], minlength=NUM_CLASSES)
-            gt_px += np.bincount(gt[valid], minlength=NUM_CLASSES)[:NUM_CLASSES]
-            covered += np.bincount(gt[sel], minlength=NUM_CLASSES)[:NUM_CLASSES]
+    with ThreadPoolExecutor(4) as threads:
+        counts = [c for c in threads.map(lambda i: _label_one(pool, i, predictions, out, thr_u8, ground_truth),
+                                         range(len(pool))) if c is not None]
+    tp, kept, gt_px, covered = np.sum(counts, axis=0) if counts else np.zeros((4, NUM_CLASSES), np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision, coverage = tp / kept, covered / gt_px
     pct = lambda a: {n: (None if np.isnan(v) else round(100 * float(v), 3)) for n, v in zip(CLASS_NAMES, a)}  # noqa
@@ -96,18 +129,24 @@ def label_pool(pool, out: Path, thresholds: np.ndarray, ground_truth: set[str] =
 
 
 def make_pseudo_labels(model, pool, out, device, mode="cbst", portion=0.5, threshold=0.9, flip=True,
-                       ground_truth: set[str] = frozenset(), batch_size=32) -> dict:
-    """Teacher -> out/labels (uint8 train-id PNGs, 255 ignored) + out/quality.json, atomically."""
+                       ground_truth: set[str] = frozenset(), batch_size=32, predictions=None, num_workers=0) -> dict:
+    """Teacher -> out/labels (uint8 train-id PNGs, 255 ignored) + out/quality.json, atomically.
+
+    predictions: where the teacher's pass 1 goes (shared by runs of the same teacher and pool, kept);
+    None: out/../<out>.teacher, deleted once the labels exist (only labels/ stays on disk)."""
     out = Path(out)
     if (out / "quality.json").exists():
-        import json
         return json.loads((out / "quality.json").read_text())
+    shared = predictions is not None
+    predictions = Path(predictions) if shared else out.with_name(out.name + ".teacher")
+    hist = predict_pool(model, pool, predictions, device, flip, batch_size, num_workers)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    hist = predict_pool(model, pool, tmp, device, flip, batch_size)
-    quality = label_pool(pool, tmp, class_thresholds(hist, mode, portion, threshold), set(ground_truth))
+    quality = label_pool(pool, predictions, tmp, class_thresholds(hist, mode, portion, threshold), set(ground_truth))
     quality.update(mode=mode, portion=portion, threshold=threshold, images=len(pool))
     atomic_write_json(tmp / "quality.json", quality)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
+    if not shared:
+        shutil.rmtree(predictions)
     return quality

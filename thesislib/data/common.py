@@ -168,9 +168,7 @@ class SegmentationSet(Dataset):
         original = self._decode(pair.image, lambda f: Image.open(f).convert("RGB"))
         image = resize(original, self.size, Image.Resampling.BILINEAR)
         if pair.labeled:
-            label = self._decode(pair.label, lambda f: open_label(f).copy())
-            mask = to_train_ids(np.array(label if self.native_labels else
-                                         resize(label, self.size, Image.Resampling.NEAREST)))
+            mask = self.mask(i)
         else:                      # all ignored, at the size a label would have
             w, h = original.size if self.native_labels else image.size
             mask = np.full((h, w), IGNORE_INDEX, dtype=np.uint8)
@@ -187,6 +185,14 @@ class SegmentationSet(Dataset):
         if _RAM_CACHE_BYTES[0] + size <= budget:
             _RAM_CACHE[key] = arrays
             _RAM_CACHE_BYTES[0] += size
+
+    def mask(self, i: int) -> np.ndarray:
+        """The train-id mask of item i alone (its image is not decoded), at the size `load` gives it."""
+        pair = self.pairs[i]
+        if not pair.labeled:
+            raise ValueError(f"{self.root}: {pair.name} has no label")
+        label = self._decode(pair.label, lambda f: open_label(f).copy())
+        return to_train_ids(np.array(label if self.native_labels else resize(label, self.size, Image.Resampling.NEAREST)))
 
     def _decode(self, path: Path, read):
         """read(path) -> a decoded image; a file PIL cannot decode (e.g. truncated) names itself."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import ConcatDataset
 
+from thesislib.cache import locked
 from thesislib.data.common import PseudoLabeled
 from thesislib.data.stream import step_loader
 from thesislib.engine import CHECKPOINT, Engine
@@ -77,9 +78,14 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
     history = []
     for k in range(1, rounds + 1):
         rd = out / f"round{k}"
-        quality = make_pseudo_labels(load_segmenter(teacher, profile, device), ConcatDataset(pool_sets),
-                                     rd / "pseudo", device, mode=thresholds, portion=portions[min(k, len(portions)) - 1],
-                                     threshold=threshold, flip=flip, ground_truth=gt_names)
+        # a teacher from outside this run (the translated-source model) is shared by the runs of the
+        # labeled fractions: its predictions on the pool are kept beside it and computed once
+        shared = None if Path(teacher).parent.is_relative_to(out) else Path(teacher).parent / f"pool-{pool}-flip{flip:d}"
+        with locked(shared or rd):
+            quality = make_pseudo_labels(load_segmenter(teacher, profile, device), ConcatDataset(pool_sets),
+                                         rd / "pseudo", device, mode=thresholds, portion=portions[min(k, len(portions)) - 1],
+                                         threshold=threshold, flip=flip, ground_truth=gt_names, predictions=shared,
+                                         num_workers=profile.num_workers)
         real = ConcatDataset([PseudoLabeled(target_set(data_root, profile, s, train=True, strong=noise), rd / "pseudo" / "labels")
                               for s in POOL_SPLITS[pool]])
         n_real = round(real_share[k - 1] * profile.batch_size)
