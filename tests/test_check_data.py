@@ -1,5 +1,6 @@
 """check-data on valid and broken fixtures; loaders use the exclusion list it writes."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +143,17 @@ def test_cityscapes_all_splits_in_one_file(cityscapes_root, capsys):
     for i, name in enumerate(train.names):
         assert np.array_equal(counts[name], np.bincount(train[i]["mask"].flatten(), minlength=19))
     assert len(Cityscapes(cityscapes_root, "val")) == 0 and len(Cityscapes(cityscapes_root, "test")) == 1
+
+
+def test_read_only_root_gets_its_statistics_in_the_build_folder(make_gta5, tmp_path, monkeypatch):
+    import os
+
+    from thesislib import paths
+    root = make_gta5(3)
+    shrink_label(root)
+    monkeypatch.setenv("THESISLIB_BUILD", str(tmp_path / "build"))
+    monkeypatch.setattr(paths.os, "access", lambda p, mode: os.path.realpath(p) != os.path.realpath(root))
+    result = check_data("gta5", root, progress=False)
+    assert Path(result["file"]).parent == tmp_path / "build" / "checks" and not (root / "thesislib-check.json").exists()
+    ds = GTA5(root)                                     # the loader finds the exclusion list there
+    assert ds.check_file == Path(result["file"]) and len(ds) == 2

@@ -1,6 +1,7 @@
 """Command line: world · check-data · train · predict · reproduce · sweep · status · bench."""
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -97,7 +98,8 @@ def cmd_reproduce(a):
     if rest:
         raise SystemExit(f"error: reproduce takes profile fields only (e.g. steps=100 encoder_weights=none), "
                          f"not {sorted(rest)}")
-    return reproduce(a.profile, data_root=a.data_root, exports_only=a.exports_only, overrides=fields_)
+    return reproduce(a.profile, data_root=a.data_root, exports_only=a.exports_only, overrides=fields_,
+                     build_dir=a.build_dir)
 
 
 def cmd_sweep(a):
@@ -108,15 +110,17 @@ def cmd_sweep(a):
 
 def cmd_status(a):
     from thesislib.experiments import Lab
-    cache = Lab(a.profile).cache
+    cache = Lab(a.profile, build_dir=a.build_dir).cache
     if a.prune:
         removed = cache.prune()
         print(f"removed {len(removed)} stale entries from {cache.root}" + "".join(f"\n  {d}" for d in removed))
     rows = cache.status()
     if not rows:
-        print(f"nothing cached for profile {a.profile}")
+        print(f"nothing cached for profile {a.profile} in {cache.root}")
     for r in rows:
-        print(f"{r['stage']:<22} {r['state']:<9} {r['code']:<8} {r['dir']}")
+        print(f"{r['stage']:<22} {r['state']:<9} {r['code']:<8} {r['bytes'] / 2**20:>9.1f} MB  {r['dir']}")
+    if rows:
+        print(f"{'total':<41}{sum(r['bytes'] for r in rows) / 2**30:>9.2f} GB  {cache.root}")
 
 
 def cmd_bench(a):
@@ -144,6 +148,7 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("overrides", nargs="*", help="key=value: profile fields or method parameters")
+    p.add_argument("--build-dir", default=None, help="build folder (default $THESISLIB_BUILD or <repo>/build)")
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("predict", help="a trained run's predictions as Cityscapes result files (label-id PNGs)")
     p.add_argument("run", help="a run folder: the --out of `thesislib train`, or a stage folder of the cache")
@@ -159,6 +164,7 @@ def main(argv=None):
     p.add_argument("--data-root", default=None)
     p.add_argument("--exports-only", action="store_true", help="only redo exports from cached results")
     p.add_argument("overrides", nargs="*", help="key=value: profile fields (e.g. encoder_weights=none)")
+    p.add_argument("--build-dir", default=None, help="build folder (default $THESISLIB_BUILD or <repo>/build)")
     p.set_defaults(fn=cmd_reproduce)
     p = sub.add_parser("sweep", help="run a notebook over a parameter grid; collect CSV, LaTeX, plot")
     p.add_argument("notebook")
@@ -168,6 +174,7 @@ def main(argv=None):
     p = sub.add_parser("status", help="what is cached for a profile, and what is stale")
     p.add_argument("--profile", default="default")
     p.add_argument("--prune", action="store_true", help="delete the stale entries (trained by older code)")
+    p.add_argument("--build-dir", default=None, help="build folder (default $THESISLIB_BUILD or <repo>/build)")
     p.set_defaults(fn=cmd_status)
     p = sub.add_parser("bench", help="training throughput: fp32 eager vs bf16+channels_last (+compile)")
     p.add_argument("--out", default="build/bench.json")
@@ -179,6 +186,8 @@ def main(argv=None):
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         a.overrides = a.overrides + extra
+    if getattr(a, "build_dir", None):              # one place for every later use, notebook kernels included
+        os.environ["THESISLIB_BUILD"] = str(Path(a.build_dir).resolve())
     try:
         return a.fn(a) or 0
     except (ValueError, FileNotFoundError) as e:     # bad input, missing weights: one clear message

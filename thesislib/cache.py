@@ -69,13 +69,14 @@ class StageCache:
         return None
 
     def status(self) -> list[dict]:
-        """One row per cached stage: name, key, complete/partial, current/stale."""
+        """One row per cached stage: name, folder, complete/partial, current/stale, bytes on disk."""
         current, rows = code_version(), []
         for info_file in sorted(self.root.glob("*/stage.json")):
             info = json.loads(info_file.read_text())
             rows.append({"stage": info["stage"], "dir": info_file.parent.name,
                          "state": "complete" if info.get("complete") else "partial",
-                         "code": "current" if info["code"] == current else "stale"})
+                         "code": "current" if info["code"] == current else "stale",
+                         "bytes": sum(f.stat().st_size for f in info_file.parent.rglob("*") if f.is_file())})
         return rows
 
     def prune(self) -> list[str]:

@@ -1,6 +1,7 @@
 """`thesislib check-data KIND ROOT`: scan a dataset once, report its problems and write
 ROOT/thesislib-check.json with the exclusion list (read by the loaders) and per-image class pixel
 counts (read by rare-class sampling and class weighting)."""
+import os
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +12,10 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from thesislib.data import cityscapes, gta5
-from thesislib.data.common import CHECK_FILE, Pair, listing, open_label, read_check_file, size_mismatch
+from thesislib.data.common import Pair, listing, open_label, read_check_file, size_mismatch
 from thesislib.data.labels import ID_TO_TRAIN, NUM_CLASSES, VALID_IDS
 from thesislib.io import atomic_write_json
+from thesislib.paths import check_file
 
 PROBLEMS = ("missing_partner", "unreadable", "size_mismatch")   # what excludes a pair
 
@@ -36,7 +38,8 @@ def _scan(pair: Pair) -> tuple[str | None, str | None, tuple | None, np.ndarray 
     try:
         image = Image.open(pair.image)
         size = image.size
-        image.load()
+        if pair.labeled:                  # unlabeled images are not scored: the header is enough here
+            image.load()
     except Exception as e:  # noqa: BLE001 - any PIL failure means unreadable
         return "unreadable", f"unreadable image: {e}", size, None, {}
     if pair.missing:
@@ -55,22 +58,24 @@ def _scan(pair: Pair) -> tuple[str | None, str | None, tuple | None, np.ndarray 
     return None, None, size, np.bincount(ID_TO_TRAIN, weights=hist, minlength=256)[:NUM_CLASSES].astype(np.int64), unknown
 
 
-def check_data(kind: str, root, out=None, progress: bool = True, workers: int = 4) -> dict:
+def check_data(kind: str, root, out=None, progress: bool = True, workers: int | None = None) -> dict:
     """Scan a `kind` ("gta5" or "cityscapes", all splits present) dataset at `root`; write the JSON to
-    `out` (default ROOT/thesislib-check.json) atomically and return its content (plus "file").
+    `out` (default ROOT/thesislib-check.json, or the build folder for a read-only root: see
+    paths.check_file) atomically and return its content (plus "file").
 
     JSON: "summary" (splits, image sizes, problem counts), "excluded" ([{name, image, label, problem,
     reason}]: missing partner, unreadable file, size mismatch), "class_counts" ({name: 19 train-id pixel
     counts} of every usable labeled image) and "unknown_ids" ({name: {label id: pixels}} of the kept
     images whose labels hold ids outside the Cityscapes table; loaders read them as ignored, 255).
-    `workers` threads decode PNGs.
+    `workers` threads (default: one per core) decode labeled pairs fully; images of unlabeled splits
+    (test, train_extra) are checked from their headers only.
     Wrong root or layout: DataLayoutError."""
     root = Path(root)
-    out = Path(out) if out is not None else root / CHECK_FILE
+    out = Path(out) if out is not None else check_file(root)
     splits = _splits(kind, root)
     sizes, excluded, counts, split_summary, unknown_ids = Counter(), [], {}, {}, {}
     total = sum(map(len, splits.values()))
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=total, desc=f"check-data {kind}", unit="img",
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool, tqdm(total=total, desc=f"check-data {kind}", unit="img",
                                                    disable=not progress) as bar:
         for split, pairs in splits.items():
             n_excluded = 0

@@ -16,8 +16,8 @@ from torchvision import tv_tensors
 
 from thesislib.data.labels import IGNORE_INDEX, to_train_ids
 from thesislib.data.transforms import WeightMap, to_dtypes
+from thesislib.paths import check_file as default_check_file
 
-CHECK_FILE = "thesislib-check.json"   # written by `thesislib check-data KIND ROOT` into ROOT
 MAX_LISTED = 5                        # file names quoted in one error message
 _RAM_CACHE: dict = {}                 # (image, label, mtimes, size) -> (image, mask) uint8 arrays
 _RAM_CACHE_BYTES = [0]                # what this process's cache holds
@@ -134,7 +134,7 @@ class SegmentationSet(Dataset):
         self.size = tuple(size) if size is not None else None
         self.native_labels = native_labels
         self.transform, self.cache_mb = transform, cache_mb
-        self.check_file = Path(check_file) if check_file is not None else self.root / CHECK_FILE
+        self.check_file = Path(check_file) if check_file is not None else default_check_file(self.root)
         listed = (read_check_file(self.check_file) or {}).get("excluded", [])
         excluded = {e["name"]: e["reason"] for e in listed}
         self._excluded = {p.name: excluded[p.name] for p in pairs if p.name in excluded}

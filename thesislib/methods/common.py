@@ -13,6 +13,7 @@ from thesislib.engine import EngineConfig, Method
 from thesislib.inference import evaluate
 from thesislib.losses import class_weights as weights_from_counts
 from thesislib.models.segmentation import build_segmenter
+from thesislib.paths import check_file
 from thesislib.profiles import Profile
 
 
@@ -46,10 +47,6 @@ def subset_fraction(dataset, fraction: float, seed: int = 0):
     n = max(1, round(fraction * len(dataset)))
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed)).tolist()
     return Subset(dataset, sorted(order[:n]))
-
-
-def check_file(root) -> Path:
-    return Path(root) / "thesislib-check.json"
 
 
 def class_counts(source_root) -> np.ndarray:
