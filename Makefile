@@ -5,7 +5,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup reproduce test lab tables figures exports bench status prune clean
+.PHONY: setup reproduce paper-check test lab tables figures exports bench status prune clean
 
 # The venv is (re)built only when missing or when the dependency list changed: a second run installs nothing.
 $(STAMP): pyproject.toml
@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 reproduce: $(STAMP)
-	$(PY) -m thesislib reproduce --profile $(PROFILE)
+	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+
+# the paper profile with a handful of steps on a small world at the real image sizes (CPU: see README)
+paper-check: $(STAMP)
+	$(PY) scripts/paper_check.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -30,7 +34,7 @@ lab: $(STAMP)
 tables figures: exports
 	@:
 exports: $(STAMP)
-	$(PY) -m thesislib reproduce --profile $(PROFILE) --exports-only
+	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) --exports-only
 
 bench: $(STAMP)
 	$(PY) -m thesislib bench --out build/bench.json

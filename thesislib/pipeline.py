@@ -119,6 +119,11 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
     except (ValueError, TypeError) as e:
         _say(f"error: {e}")
         return 2
+    if profile == "paper" and data_root in (None, ""):
+        _say("error: the paper profile reproduces the thesis on the real GTA5 and Cityscapes: pass their folder "
+             "(`thesislib reproduce --profile paper --data-root ROOT`, or `make reproduce PROFILE=paper "
+             "DATA_ROOT=ROOT`); to try the paper path on generated data, run `make paper-check`")
+        return 2
     nbs = notebooks(notebooks_dir)
     if only:
         wanted = {Path(o).stem for o in only}

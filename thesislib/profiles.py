@@ -18,6 +18,7 @@ class Profile:
     n_extra: int = 2500
     n_val: int = 250
     world_hw: tuple[int, int] = (256, 512)
+    source_world_hw: tuple[int, int] | None = None   # the source images' size, if not world_hw
     # task model (DeepLabV3+)
     encoder: str = "resnet18"
     encoder_weights: str | None = None       # "imagenet" (torch cache, see models/segmentation.py) | None: from scratch
@@ -71,6 +72,15 @@ PROFILES: dict[str, Profile] = {
         ckpt_every=2000,
     ),
 }
+
+
+# `make paper-check`: the paper profile as it is, on a small embedded world at the real image sizes, with
+# a handful of steps and a batch of 2, so the whole paper path (ResNet-50 from ImageNet weights at
+# 512x1024, 9-block CycleGAN, train+extra pool, every fraction, full-resolution scoring) runs on a CPU
+PROFILES["paper-check"] = replace(
+    PROFILES["paper"], name="paper-check", n_source=6, n_train=4, n_extra=4, n_val=4, world_hw=(1024, 2048),
+    source_world_hw=(1052, 1914), batch_size=2, gan_batch_size=1, steps=1, gan_steps=2, adapt_steps=1, st_steps=1,
+    num_workers=2, ckpt_every=1)
 
 
 def get_profile(name: str, **overrides) -> Profile:

@@ -730,7 +730,13 @@ def _write_one(job):
 
 def _meta(prof, seed):
     counts = {"source": prof.n_source, "train": prof.n_train, "val": prof.n_val, "train_extra": prof.n_extra}
-    return {"profile": prof.name, "seed": seed, "version": VERSION, "world_hw": list(prof.world_hw), "counts": counts}
+    return {"profile": prof.name, "seed": seed, "version": VERSION, "world_hw": list(prof.world_hw),
+            "source_hw": list(source_hw(prof)), "counts": counts}
+
+
+def source_hw(prof) -> tuple[int, int]:
+    """The size of the GTA5-like images (GTA5 itself is 1052x1914, not Cityscapes' 1024x2048)."""
+    return tuple(prof.source_world_hw or prof.world_hw)
 
 
 def _existing(out, meta):
@@ -760,7 +766,7 @@ def write_world(out, profile="default", seed=0, workers=None, progress=True) -> 
         return {**old, "seconds": 0.0, "reused": True}
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    jobs = [(tmp, prof.world_hw, seed, f) for f in _files(prof)]
+    jobs = [(tmp, source_hw(prof) if f[0] == "source" else prof.world_hw, seed, f) for f in _files(prof)]
     pixels = {}
     try:
         workers = workers or os.cpu_count() or 1
