@@ -754,12 +754,14 @@ def _existing(out, meta):
 
 
 def write_world(out, profile="default", seed=0, workers=None, progress=True) -> dict:
-    """Write the embedded world (GTA5-like source, Cityscapes-like target) under `out`; returns a summary.
+    """Write the embedded world (GTA5-like source, Cityscapes-like target) of a profile (a name or a
+    Profile) under `out`; returns a summary.
 
     Idempotent: a complete world of the same profile, seed and version is left as it is. Writing is
     atomic: images go to a temporary sibling folder renamed into place after world.json is written.
     """
-    start, out, prof = time.time(), Path(out), get_profile(profile)
+    start, out = time.time(), Path(out)
+    prof = get_profile(profile) if isinstance(profile, str) else profile
     meta = _meta(prof, seed)
     old = _existing(out, meta)
     if old is not None:

@@ -1,0 +1,91 @@
+"""Host-side figures of the paper profile, measured on real-size PNGs (GTA5-like 1914x1052, Cityscapes-like
+2048x1024, written by the embedded world): milliseconds per training item of each stream on one CPU core
+(so: how many loader cores feed a GPU at 150 img/s), and the summed RSS of a paper-profile training loader
+(main process + its workers) over every distinct image, extrapolated to the 24,966 GTA5 images.
+
+    python scripts/paper_scale_probe.py OUT_DIR [N_SOURCE] [WORKERS]     -> OUT_DIR/probe.json
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+from PIL import Image
+
+from thesislib.data.common import PseudoLabeled
+from thesislib.data.stream import step_loader
+from thesislib.data.world import write_world
+from thesislib.methods.common import source_set, target_set, val_set
+from thesislib.profiles import get_profile
+
+GTA5_IMAGES, GPU_IMAGES_PER_S = 24_966, 150     # README: DeepLabV3+ R50 512x1024 bf16 on an H100
+
+
+def ms_per_item(dataset, n: int) -> float:
+    dataset[0]                                                        # warm-up (imports, first decode)
+    t0 = time.perf_counter()
+    for i in range(1, n + 1):
+        dataset[i % len(dataset)]
+    return 1000 * (time.perf_counter() - t0) / n
+
+
+def summed_rss() -> int:
+    me = psutil.Process()
+    return sum(p.memory_info().rss for p in [me, *me.children(recursive=True)] if p.is_running())
+
+
+def memory_probe(profile, root: Path, workers: int) -> dict:
+    """Replays the paper profile's GTA5 training loader over every distinct image twice."""
+    data = source_set(root / "gta5", profile)
+    steps = 2 * len(data) // profile.batch_size
+    loader = step_loader([data], [profile.batch_size], 0, steps, num_workers=workers)(0)
+    samples = []
+    for step, _ in enumerate(loader):
+        samples.append(summed_rss())
+    warm = samples[len(samples) // 4]
+    growth = (samples[-1] - warm) / (len(data) * 1.5)                 # bytes per distinct image read after warm-up
+    return {"workers": workers, "ram_cache_mb": profile.ram_cache_mb, "distinct_images": len(data),
+            "steps": steps, "peak_gib": max(samples) / 2**30, "end_gib": samples[-1] / 2**30,
+            "growth_mib_per_image": growth / 2**20,
+            "extrapolated_gta5_gib": (samples[-1] + max(growth, 0) * (GTA5_IMAGES - len(data))) / 2**30}
+
+
+def main(out: Path, n_source: int = 160, workers: int = 4) -> dict:
+    torch.set_num_threads(1)
+    profile = get_profile("paper-check", n_source=n_source, n_train=n_source // 2, n_val=16, n_extra=4,
+                          batch_size=8, num_workers=workers)
+    root = out / "world"
+    write_world(root, profile)
+    pseudo = out / "pseudo"                                           # pseudo-labels as pass 2 writes them
+    train = target_set(root, profile, "train")
+    for i, name in enumerate(train.names):
+        (pseudo / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(train.mask(i)).save((pseudo / name).with_suffix(".png"))
+    streams = {
+        "GTA5 item (source-only, translated, CycleGAN source)": source_set(root / "gta5", profile),
+        "Cityscapes train item (oracle, target stream)": target_set(root, profile, "train", train=True),
+        "noisy student: pseudo-labeled real item (strong noise)": PseudoLabeled(
+            target_set(root, profile, "train", train=True, strong=True), pseudo),
+        "noisy student: GTA5 item (strong noise)": source_set(root / "gta5", profile, strong=True),
+        "evaluation item (val, label at 2048x1024)": val_set(root, profile),
+    }
+    timing = {}
+    for name, ds in streams.items():
+        ms = ms_per_item(ds, 48)
+        timing[name] = {"ms_per_item_one_core": round(ms, 1), "items_per_s_per_core": round(1000 / ms, 1),
+                        "cores_for_150_img_s": int(np.ceil(GPU_IMAGES_PER_S * ms / 1000))}
+        print(f"{name:<58} {ms:7.1f} ms/item  -> {timing[name]['cores_for_150_img_s']} cores for "
+              f"{GPU_IMAGES_PER_S} img/s", flush=True)
+    memory = memory_probe(profile, root, workers)
+    print(json.dumps(memory, indent=1))
+    result = {"timing": timing, "memory": memory, "load_average": list(psutil.getloadavg()),
+              "cpu_count": psutil.cpu_count()}
+    (out / "probe.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), *map(int, sys.argv[2:4]))
