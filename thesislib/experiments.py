@@ -166,7 +166,8 @@ class Lab:
             if not self.compute:
                 raise StageMissing(f"{path} is not cached; run `make reproduce` first.")
             device = default_device()
-            atomic_write_json(path, evaluate(self.load_model(result, device=device), dataset, device))
+            atomic_write_json(path, evaluate(self.load_model(result, device=device), dataset, device,
+                                             num_workers=self.profile.num_workers))
         return json.loads(path.read_text())
 
     def load_model(self, result: dict, round_: int | None = None, device="cpu"):

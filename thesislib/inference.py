@@ -53,16 +53,17 @@ def predict_full(model, images: torch.Tensor, sizes, flip: bool = False) -> list
 
 
 @torch.no_grad()
-def evaluate(model, dataset, device, batch_size: int = 16, flip: bool = False, autocast: bool = False) -> dict:
+def evaluate(model, dataset, device, batch_size: int = 16, flip: bool = False, autocast: bool = False,
+             num_workers: int = 0) -> dict:
     """Target metrics in percent: mIoU, pixel accuracy, per-class IoU (see ConfusionMatrix.summary),
-    scored at each label's own resolution (see PROTOCOL)."""
+    scored at each label's own resolution (see PROTOCOL); `num_workers` loader processes decode."""
     was_training = model.training
     model.eval()
     cm = ConfusionMatrix()
     label_hw = None
     ctx = torch.autocast("cuda", dtype=torch.bfloat16) if autocast and device.type == "cuda" else torch.no_grad()
     with ctx:
-        for images, masks, _ in batches(dataset, batch_size, device):
+        for images, masks, _ in batches(dataset, batch_size, device, num_workers):
             for pred, mask in zip(predict_full(model, images, [m.shape for m in masks], flip), masks):
                 cm.update(pred, mask)
             label_hw = label_hw or list(masks[0].shape)

@@ -91,7 +91,7 @@ class SegMethod(Method):
 
     def evaluate(self, engine):
         return {"val": evaluate(engine.raw["seg"], self.val_set, engine.device, batch_size=16,
-                                autocast=engine.cfg.amp)}
+                                autocast=engine.cfg.amp, num_workers=engine.cfg.num_workers)}
 
 
 def class_weights_for(source_root, enabled: bool):
