@@ -2,7 +2,8 @@
 
 The engine asks `bar(run_dir, total, initial)` for each run. What it gets depends on the process:
 * a process that draws its own bars (a notebook kernel, the command line): a `tqdm.auto` bar, a widget in
-  Jupyter (ipywidgets) and text elsewhere; it stays when done, so a notebook keeps one finished bar per run;
+  Jupyter (ipywidgets) and text elsewhere; it stays when done, so a notebook keeps one finished bar per run
+  (a widget's output is updated when it closes: a saved notebook shows the final state, also as text);
 * a `Lab.prefetch` worker (`send_to(queue)`): a bar that sends its count to the parent through the queue; the
   parent's `Board` draws one bar per run, so two runs trained side by side never share a line.
 The words come from `naming(label)` (the Lab names the stage it computes: "oracle · seed 0") and the round,
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from tqdm.auto import tqdm
+from tqdm.notebook import tqdm as notebook_tqdm
 
 SEND_EVERY = 0.5            # seconds between two progress messages of a worker's bar
 _label: str | None = None   # the run this process computes now, in words
@@ -54,7 +56,32 @@ def bar(run_dir, total: int, initial: int = 0, disable: bool = False):
         return tqdm(total=total, initial=initial, desc=desc, disable=True)
     if _sink is not None:
         return _QueueBar(_sink, desc, total, initial)
-    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=True)
+    return _drawn(desc, total, initial)
+
+
+def _drawn(desc: str, total: int, initial: int = 0):
+    """A bar this process draws: a widget in a Jupyter kernel with ipywidgets (tqdm.auto's choice), else text."""
+    cls = _WidgetBar if issubclass(tqdm, notebook_tqdm) else tqdm
+    return cls(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=True)
+
+
+class _WidgetBar(notebook_tqdm):
+    """tqdm's widget bar, displayed with a display id and re-displayed when it closes, so that a saved
+    notebook's output (widget view and its text/plain fallback) holds the bar's final state."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, display=False, **kwargs)
+        self._handle = None
+        if not self.disable:
+            from IPython.display import display
+            self._handle = display(self.container, display_id=True)
+            self.displayed = True
+
+    def close(self):
+        super().close()
+        if getattr(self, "_handle", None) is not None:
+            self._handle.update(self.container)
+            self._handle = None
 
 
 def send_to(sink) -> None:
@@ -114,7 +141,7 @@ class Board:
         what, key, *rest = message
         if what == "open":
             desc, total, initial = rest
-            self.bars[key] = tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=True)
+            self.bars[key] = _drawn(desc, total, initial)
             return
         n, postfix = rest
         b = self.bars.get(key)
