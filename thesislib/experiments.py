@@ -71,8 +71,9 @@ class Lab:
     def data(self) -> Path:
         """The data root, ready: the embedded world generated if needed, check-data statistics written."""
         if self.embedded and not (self.data_root / "world.json").exists():
-            from thesislib.data.world import write_world
-            write_world(self.data_root, self.profile.name)
+            from thesislib.data import world
+            with progress.drawn_here(world):          # its text bar as a widget in Jupyter
+                world.write_world(self.data_root, self.profile.name)
         for kind, root in (("gta5", self.data_root / "gta5"), ("cityscapes", self.data_root / "cityscapes")):
             if not (root / "thesislib-check.json").exists():
                 check_data(kind, root, progress=False)

@@ -59,10 +59,22 @@ def bar(run_dir, total: int, initial: int = 0, disable: bool = False):
     return _drawn(desc, total, initial)
 
 
+def bar_class():
+    """The bar class this process draws with: a widget in a Jupyter kernel with ipywidgets (tqdm.auto's
+    choice), else text."""
+    return _WidgetBar if issubclass(tqdm, notebook_tqdm) else tqdm
+
+
 def _drawn(desc: str, total: int, initial: int = 0):
-    """A bar this process draws: a widget in a Jupyter kernel with ipywidgets (tqdm.auto's choice), else text."""
-    cls = _WidgetBar if issubclass(tqdm, notebook_tqdm) else tqdm
-    return cls(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=True)
+    return bar_class()(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=True)
+
+
+@contextlib.contextmanager
+def drawn_here(module):
+    """While inside, `module`'s own `tqdm` (a plain-text bar, e.g. the embedded world's) is `bar_class()`."""
+    from unittest import mock
+    with mock.patch.object(module, "tqdm", bar_class()):
+        yield
 
 
 class _WidgetBar(notebook_tqdm):
