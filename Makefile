@@ -27,8 +27,9 @@ paper-check: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# JupyterLab on working copies under build/lab/ (the tracked notebooks/ stay clean); LAB_ARGS="--no-browser ..."
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m thesislib lab $(LAB_ARGS)
 
 # one export pass for `make tables figures` (a recipe shared by two goals would run twice)
 tables figures: exports

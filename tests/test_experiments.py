@@ -1,13 +1,16 @@
-"""The Lab: stages computed side by side in worker processes equal the same stages computed in order,
-and a stage asked for by two processes at once is computed once."""
+"""The Lab: stages computed side by side in worker processes equal the same stages computed in order (each
+with its own progress bar, named in words, drawn by the parent), and a stage asked for by two processes at
+once is computed once."""
 import json
+import queue
 import threading
 from pathlib import Path
 
 import torch
 
+from thesislib import progress
 from thesislib.cache import StageCache
-from thesislib.experiments import Lab
+from thesislib.experiments import Lab, run_name
 
 CALLS = [("source_only", {"seed": 0}), ("oracle", {"seed": 0})]
 
@@ -15,8 +18,23 @@ CALLS = [("source_only", {"seed": 0}), ("oracle", {"seed": 0})]
 def test_prefetch_computes_stages_side_by_side_with_the_sequential_results(tmp_path):
     parallel = Lab("smoke", build_dir=tmp_path / "parallel")
     assert not any(parallel._cached(name, kw) for name, kw in CALLS)
-    parallel.prefetch(CALLS, workers=2, threads=1)
+    boards = []
+    follow = progress.Board.follow
+
+    def recording(board, futures):
+        boards.append(board)
+        follow(board, futures)
+
+    try:
+        progress.Board.follow = recording
+        parallel.prefetch(CALLS, workers=2, threads=1)
+    finally:
+        progress.Board.follow = follow
     assert all(parallel._cached(name, kw) for name, kw in CALLS)
+    # one bar per run, drawn by this process, named in words, finished
+    bars = sorted(boards[0].bars.values(), key=lambda b: b.desc)
+    assert [b.desc for b in bars] == ["oracle · seed 0", "source only · seed 0"]
+    assert all(b.n == b.total for b in bars)
 
     sequential = Lab("smoke", build_dir=tmp_path / "sequential")
     threads = torch.get_num_threads()
@@ -59,3 +77,34 @@ def test_prune_deletes_only_the_stale_entries(tmp_path):
     assert sorted(r["code"] for r in cache.status()) == ["current", "stale"]
     assert cache.prune() == [Path(old).name]
     assert [r["dir"] for r in cache.status()] == [Path(new).name]
+
+
+def test_bars_are_named_in_words_and_a_workers_bar_reaches_the_parent(tmp_path):
+    assert run_name("self_training", {"seed": 1, "source_root": "/x", "teacher": "/y"}) == "self-training · seed 1"
+    assert run_name("oracle", {"seed": 0, "source": "cityscapes", "fraction": 0.125}) == "oracle · seed 0 · fraction 0.125"
+    assert run_name("oracle", {"seed": 2, "source": "cityscapes", "fraction": 1.0}) == "oracle · seed 2"
+    with progress.naming("self-training · seed 1"):
+        assert progress.describe(tmp_path / "round2") == "self-training · seed 1 · round 2"
+    assert progress.describe(tmp_path / "runs" / "src") == "src"           # the command line: the run folder
+    sink = queue.Queue()
+    progress.send_to(sink)
+    try:
+        with progress.naming("oracle · seed 0"):
+            a, b = progress.bar(tmp_path / "a", total=5), progress.bar(tmp_path / "round1", total=3)
+        for _ in range(5):
+            a.update()
+        a.set_postfix({"loss": "0.5"})
+        a.close()
+        b.update(3)
+        b.close()
+    finally:
+        progress.send_to(None)
+
+    class Done:
+        def done(self):
+            return True
+
+    board = progress.Board(sink)
+    board.follow([Done()])
+    assert {(x.desc, x.n, x.total) for x in board.bars.values()} == {("oracle · seed 0", 5, 5),
+                                                                     ("oracle · seed 0 · round 1", 3, 3)}

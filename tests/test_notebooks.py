@@ -63,15 +63,20 @@ def test_notebook_is_committed_clean_and_parameterised(name):
     values = assigned(params[0].source)
     for k, v in COMMON_PARAMETERS.items():
         assert k in values and values[k] == v, f"{name}: parameter {k} should default to {v!r}"
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert nb.metadata["kernelspec"] == {"name": "thesislib", "display_name": "Python (thesislib)", "language": "python"}
+    intro = nb.cells[0]
+    assert intro.cell_type == "markdown" and intro.source.startswith("# ")
+    # up front: how long Run All trains on an empty cache, and that a cached rerun takes seconds
+    assert "**Run time** (default profile, 2-core CPU, empty cache)" in intro.source.split("\n\n")[1]
+    assert "rerun takes seconds" in intro.source
     text = "\n".join(c.source for c in code)
-    assert "Lab(profile, data_root" in text and "compute=not exports_only" in text
+    # the shared setup and the key-numbers hand-off: one call each (where the exports go is decided there)
+    assert "lab, seeds, results = setup(profile, data_root, exports_only, results_path, build_dir)" in code[1].source
+    assert code[-1].source == "key_numbers(results, results_path)"
+    assert "Lab(profile, data_root, build_dir=build_dir, compute=not exports_only" not in text
+    assert "tables_dir =" not in text and "figures_dir =" not in text, "only setup() decides where exports go"
     for training in (".backward(", "optimizer", "zero_grad", "for step in"):
         assert training not in text, f"{name}: no training loops in notebooks ({training!r})"
-    assert "write_results(results, results_path)" in code[-1].source
-    # a sweep point must not overwrite the thesis' tables/ and figures/
-    assert "lab.tables_dir = lab.figures_dir = Path(results_path)" in text
     assert "lab.tables_dir" in text or "lab.figures_dir" in text
 
 
@@ -155,6 +160,46 @@ def test_smoke_table_contents_follow_the_thesis(smoke):
     assert len(reported) == len(pd.read_csv(REPO / "thesislib" / "reference" / "thesis_reported.csv"))
 
 
+def _digests(*folders: Path) -> dict:
+    import hashlib
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for d in folders if d.exists()
+            for f in sorted(d.rglob("*")) if f.is_file()}
+
+
+def test_changing_a_parameter_leaves_the_thesis_exports_untouched(smoke):
+    """Notebook 03 run with the papermill command line's way (no thesis mark) and n_samples changed: its table
+    and figure go to build/<profile>/explore/; the thesis exports (tables/, figures/ of the repository, and
+    the smoke run's own) are unchanged, byte for byte."""
+    assert smoke[0] == 0
+    thesis = [REPO / "tables", REPO / "figures", TEST_BUILD / "smoke" / "tables", TEST_BUILD / "smoke" / "figures"]
+    before = _digests(*thesis)
+    explore = TEST_BUILD / "smoke" / "explore"
+    out = TEST_BUILD / "smoke" / "explore-run" / "03_direct_transfer.ipynb"
+    pipeline._execute(NOTEBOOKS / "03_direct_transfer.ipynb", out,
+                      {"profile": "smoke", "build_dir": str(TEST_BUILD), "n_samples": 1}, pipeline.kernel_name())
+    assert _digests(*thesis) == before
+    assert (explore / "tables" / "table_4_3_direct_transfer.tex").exists()
+    assert (explore / "figures" / "fig_direct_transfer.png").stat().st_mtime > out.stat().st_mtime - 600
+    said = "".join(o.get("text", "") for c in read(out).cells if c.cell_type == "code" for o in c.outputs)
+    assert "explore/tables" in said and "written only by `make reproduce`" in said
+
+
+def test_executed_notebooks_show_numbers_and_keep_one_finished_bar_per_run(smoke):
+    """One seed (smoke): the displayed tables hold numbers, not NaN; key numbers are plain numbers; the
+    kernel is the package's; progress bars are widgets (their final state in the notebook's widget state),
+    not thousands of stderr updates."""
+    assert smoke[0] == 0
+    for name in ("03_direct_transfer", "05_self_training"):
+        nb = read(TEST_BUILD / "smoke" / "notebooks" / f"{name}.ipynb")
+        shown = [o["data"].get("text/plain", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                 if o.get("output_type") == "execute_result"]
+        assert shown and not any("NaN" in s or "nan ±" in s for s in shown), name
+        assert "np.float64" not in shown[-1], name
+        assert len([o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                    if o.get("output_type") == "stream" and o.get("name") == "stderr"]) <= 3, name
+    assert pipeline.kernel_name() != "thesislib" or nb.metadata["kernelspec"]["name"] == "thesislib"
+
+
 def test_exports_only_reuses_the_cache(smoke, capsys):
     assert smoke[0] == 0
     assert pipeline.reproduce("smoke", exports_only=True, build_dir=TEST_BUILD, only=["04"]) == 0
@@ -227,6 +272,57 @@ def test_sweep_collects_results_table_and_plot(tmp_path, capsys):
     # a parameter the notebook does not declare is refused before anything runs
     assert pipeline.sweep(str(nb), {"nope": [1]}, profile="smoke", build_dir=tmp_path / "build") == 2
     assert "no parameter(s) nope" in capsys.readouterr().out
+
+
+def test_only_the_thesis_run_writes_the_thesis_exports(tmp_path, monkeypatch):
+    """`reproduce` marks its runs as the thesis' export run; the same notebook run any other way (papermill
+    directly, a parameter changed) writes under build/<profile>/explore/."""
+    nbs = tmp_path / "notebooks"
+    write_notebook(nbs / "01_export.ipynb",
+                   "from thesislib.notebook import key_numbers, setup\n"
+                   "lab, seeds, results = setup(profile, None, False, results_path, build_dir)",
+                   "lab.tables_dir.mkdir(parents=True, exist_ok=True)\n(lab.tables_dir / 'x.csv').write_text(str(n))",
+                   "import numpy as np\nresults['x'] = np.float64(n) / 3\nkey_numbers(results, results_path)",
+                   parameters='profile = "default"\nresults_path = None\nbuild_dir = None\nn = 1')
+    build = tmp_path / "build"
+    assert pipeline.reproduce("smoke", notebooks_dir=nbs, build_dir=build) == 0
+    assert (build / "smoke" / "tables" / "x.csv").read_text() == "1"
+    executed = read(build / "smoke" / "notebooks" / "01_export.ipynb")
+    assert executed.cells[-1].outputs[0]["data"]["text/plain"] == "{'x': 0.3333}"   # a plain number
+    before = _digests(REPO / "tables", REPO / "figures")
+    out = tmp_path / "run.ipynb"
+    pipeline._execute(nbs / "01_export.ipynb", out, {"build_dir": str(build), "n": 2}, pipeline.kernel_name())
+    assert (build / "default" / "explore" / "tables" / "x.csv").read_text() == "2"
+    assert _digests(REPO / "tables", REPO / "figures") == before
+    # in-process: the mark decides, whatever the profile
+    from thesislib.notebook import EXPORTS_ENV, THESIS, setup
+    monkeypatch.delenv(EXPORTS_ENV, raising=False)
+    assert setup("default", build_dir=build)[0].tables_dir == build / "default" / "explore" / "tables"
+    monkeypatch.setenv(EXPORTS_ENV, THESIS)
+    lab = setup("default", build_dir=build)[0]
+    assert (lab.tables_dir, lab.figures_dir) == (REPO / "tables", REPO / "figures")
+    assert setup("default", results_path=str(tmp_path / "p.json"))[0].tables_dir == tmp_path / "p"
+
+
+def test_lab_opens_working_copies_and_keeps_the_tracked_notebooks_clean(tmp_path):
+    """`make lab` works on copies under build/lab/: an interactive session (edits, outputs, autosaves) changes
+    only the copy; a copy is renewed when its notebook changes, an edited copy kept as .old.ipynb."""
+    from thesislib.notebook import lab_copies
+    nbs, work = tmp_path / "notebooks", tmp_path / "lab"
+    src = write_notebook(nbs / "05_x.ipynb", "y = 1")
+    tracked = src.read_bytes()
+    assert lab_copies(nbs, work) == ["05_x.ipynb: copied"]
+    copy = work / "05_x.ipynb"
+    nb = read(copy)                                    # a session: a parameter edited, the cell run, autosaved
+    nb.cells[1].source = nb.cells[1].source.replace('"default"', '"smoke"')
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.cells[2].execution_count = 1
+    nbformat.write(nb, copy)
+    assert lab_copies(nbs, work) == [] and src.read_bytes() == tracked
+    assert read(copy).cells[2].outputs                 # the session's copy is left as it is
+    write_notebook(src, "y = 2")                       # the tracked notebook changes (a pull)
+    assert lab_copies(nbs, work) == ["05_x.ipynb: the notebook changed; your edited copy is kept as 05_x.old.ipynb"]
+    assert read(copy).cells[2].source == "y = 2" and read(work / "05_x.old.ipynb").cells[2].outputs
 
 
 def test_an_unknown_profile_is_refused_before_any_notebook_runs(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Command line: world · check-data · train · predict · reproduce · sweep · status · bench."""
+"""Command line: world · check-data · train · predict · reproduce · sweep · lab · status · bench."""
 import argparse
 import json
 import os
@@ -108,6 +108,18 @@ def cmd_sweep(a):
     return sweep(a.notebook, grid, profile=a.profile)
 
 
+def cmd_lab(a):
+    """JupyterLab on working copies of the notebooks (build/lab/): exploring never edits the tracked ones."""
+    from thesislib.notebook import lab_copies
+    work = Path(a.dir).resolve()
+    for line in lab_copies(work_dir=work):
+        print(f"lab: {line}")
+    print(f"lab: JupyterLab on working copies in {work}; the tracked notebooks/ stay as committed "
+          "(edit those directly only to change the thesis' notebooks)", flush=True)
+    jupyter = Path(sys.executable).with_name("jupyter")
+    os.execv(jupyter, [str(jupyter), "lab", f"--ServerApp.root_dir={work}", *a.jupyter_args])
+
+
 def cmd_status(a):
     from thesislib.experiments import Lab
     cache = Lab(a.profile, build_dir=a.build_dir).cache
@@ -171,6 +183,9 @@ def main(argv=None):
     p.add_argument("-p", "--param", nargs="+", action="append", required=True, metavar=("NAME", "VALUE"))
     p.add_argument("--profile", default="smoke")
     p.set_defaults(fn=cmd_sweep)
+    p = sub.add_parser("lab", help="JupyterLab on working copies of the notebooks under build/lab/")
+    p.add_argument("--dir", default=str(Path(__file__).resolve().parents[1] / "build" / "lab"))
+    p.set_defaults(fn=cmd_lab, jupyter_args=[])
     p = sub.add_parser("status", help="what is cached for a profile, and what is stale")
     p.add_argument("--profile", default="default")
     p.add_argument("--prune", action="store_true", help="delete the stale entries (trained by older code)")
@@ -181,6 +196,8 @@ def main(argv=None):
     p.add_argument("--profile", default="default")
     p.set_defaults(fn=cmd_bench)
     a, extra = ap.parse_known_args(argv)     # key=value may also follow the options of `train`
+    if a.command == "lab":                    # the rest goes to jupyter lab (--no-browser, --port=...)
+        a.jupyter_args, extra = extra, []
     if extra and (a.command not in ("train", "predict", "reproduce")
                   or any("=" not in e or e.startswith("-") for e in extra)):
         ap.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -3,7 +3,8 @@
 A method owns its modules, optimizers and one `training_step`; the engine owns everything else:
 device, bf16 autocast and channels_last on CUDA, optional torch.compile, DDP under torchrun,
 LR schedule, gradient clipping, per-step reseeding (so a resumed run is bit-identical on CPU),
-atomic checkpoints + resume, NaN detection, tqdm progress and a JSONL log.
+atomic checkpoints + resume, NaN detection, a progress bar (thesislib.progress: named in words, drawn by
+the parent process for side-by-side runs) and a JSONL log.
 """
 import json
 import math
@@ -18,8 +19,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm.auto import tqdm
 
+from thesislib import progress
 from thesislib.io import atomic_write_json
 
 CHECKPOINT = "checkpoint.pt"
@@ -204,8 +205,7 @@ class Engine:
         start, elapsed = self._load(method)
         log = self._open_log(start)
         t0 = time.time() - elapsed
-        bar = tqdm(total=cfg.steps, initial=start, desc=self.out.name, disable=not (cfg.progress and self.main),
-                   dynamic_ncols=True, leave=False)
+        bar = progress.bar(self.out, total=cfg.steps, initial=start, disable=not (cfg.progress and self.main))
         for m in method.modules.values():
             m.train()
         step = start

@@ -1,8 +1,13 @@
 """What the notebooks call: the thesis' experiments on one data root at one profile, through the
 stage cache. `Lab("default")` uses the embedded world (generated on first use) under build/;
-`Lab("paper", data_root="/data")` expects `/data/gta5` and `/data/cityscapes` (the real sets)."""
+`Lab("paper", data_root="/data")` expects `/data/gta5` and `/data/cityscapes` (the real sets).
+
+Where tables and figures go (`tables_dir`, `figures_dir`): only a thesis export run (`exports="thesis"`, what
+`make reproduce` runs) writes the repository's tables/ and figures/ (build/smoke/ at the smoke profile); any
+other Lab writes under build/<profile>/explore/, or into the folder given as `exports` (a sweep point)."""
 import json
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from multiprocessing import get_context
@@ -12,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from thesislib import progress
 from thesislib.cache import StageCache, StageMissing, params_hash
 from thesislib.data.check import check_data
 from thesislib.data.common import Relabeled
@@ -25,13 +31,21 @@ from thesislib.methods.entropy import train_entropy
 from thesislib.methods.fda import train_fda
 from thesislib.methods.self_training import load_segmenter, train_self_training
 from thesislib.methods.supervised import train_supervised
+from thesislib.notebook import THESIS
 from thesislib.profiles import get_profile
 
 REPO = Path(__file__).resolve().parents[1]
+# stage -> words for progress bars ("oracle · seed 0")
+STAGE_NAMES = {"source_only": "source only", "oracle": "oracle", "cyclegan": "CycleGAN", "translated": "translated source",
+               "fda": "FDA", "adversarial_output": "output-level adversarial",
+               "adversarial_feature": "feature-level adversarial", "entropy": "entropy minimisation",
+               "self_training": "self-training"}
+_UNNAMED = {"seed", "source", "source_root", "teacher", "level"}   # said by the stage name, or paths
 
 
 class Lab:
-    def __init__(self, profile: str = "default", data_root=None, build_dir=None, compute: bool = True, **overrides):
+    def __init__(self, profile: str = "default", data_root=None, build_dir=None, compute: bool = True,
+                 exports=None, **overrides):
         self._args = {"profile": profile, "data_root": data_root, "build_dir": build_dir, **overrides}
         self.profile = get_profile(profile, **overrides)
         self.build = Path(build_dir or REPO / "build")
@@ -39,16 +53,28 @@ class Lab:
         self.data_root = self.build / "data" / self.profile.name if self.embedded else Path(data_root)
         self.cache = StageCache(self.build / "cache" / self.profile.name)
         self.compute = compute
-        smoke = self.profile.name == "smoke"
-        self.tables_dir = self.build / "smoke" / "tables" if smoke else REPO / "tables"
-        self.figures_dir = self.build / "smoke" / "figures" if smoke else REPO / "figures"
+        self.exports = exports
+        if exports == THESIS:          # the thesis' own exports (make reproduce); smoke never touches them
+            smoke = self.profile.name == "smoke"
+            self.tables_dir = self.build / "smoke" / "tables" if smoke else REPO / "tables"
+            self.figures_dir = self.build / "smoke" / "figures" if smoke else REPO / "figures"
+        elif exports:                  # a given folder (a sweep point: beside its results)
+            self.tables_dir = self.figures_dir = Path(exports)
+        else:                          # exploring: never over the thesis' exports
+            explore = self.build / self.profile.name / "explore"
+            self.tables_dir, self.figures_dir = explore / "tables", explore / "figures"
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.profile.seeds)
 
     # ---- data ----------------------------------------------------------------------------------
     def data(self) -> Path:
         """The data root, ready: the embedded world generated if needed, check-data statistics written."""
         if self.embedded and not (self.data_root / "world.json").exists():
-            from thesislib.data.world import write_world
-            write_world(self.data_root, self.profile.name)
+            from thesislib.data import world
+            with progress.drawn_here(world):          # its text bar as a widget in Jupyter
+                world.write_world(self.data_root, self.profile.name)
         for kind, root in (("gta5", self.data_root / "gta5"), ("cityscapes", self.data_root / "cityscapes")):
             if not (root / "thesislib-check.json").exists():
                 check_data(kind, root, progress=False)
@@ -63,7 +89,8 @@ class Lab:
     def _run(self, stage: str, fn, **params) -> dict:
         data = f"embedded world ({self.profile.name})" if self.embedded else str(self.data_root.resolve())
         key = {"profile": asdict(self.profile), "data_root": data, **params}   # no checkout path in the key
-        return self.cache.run(stage, key, lambda out: fn(self.data(), out, self.profile, **params), self.compute)
+        with progress.naming(run_name(stage, params)):
+            return self.cache.run(stage, key, lambda out: fn(self.data(), out, self.profile, **params), self.compute)
 
     def prefetch(self, calls: list[tuple[str, dict]], workers: int | None = None, threads: int | None = None) -> None:
         """Compute the uncached stages among `calls` [(Lab method name, keyword arguments), ...] side by
@@ -83,8 +110,15 @@ class Lab:
             return
         pending = pending[:len(pending) - len(pending) % workers]   # a last odd one trains here, on every core
         threads = threads or max(1, (os.cpu_count() or 1) // workers)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            for future in [pool.submit(_compute_stage, self._args, threads, name, kw) for name, kw in pending]:
+        ctx = get_context("spawn")
+        sink = ctx.Queue()                        # the workers' progress: this process draws one bar per run
+        logs = self.build / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(sink, threads, str(logs))) as pool:
+            futures = [pool.submit(_compute_stage, self._args, name, kw) for name, kw in pending]
+            progress.Board(sink).follow(futures)
+            for future in futures:
                 future.result()                   # a failing stage raises here, named by its traceback
 
     def _cached(self, name: str, kw: dict) -> bool:
@@ -178,7 +212,24 @@ class Lab:
         return load_segmenter(run / CHECKPOINT, self.profile, torch.device(device))
 
 
-def _compute_stage(lab_args: dict, threads: int, name: str, kw: dict) -> None:
-    """Worker of `Lab.prefetch`: one stage in a fresh process with `threads` torch threads."""
+def run_name(stage: str, params: dict) -> str:
+    """A run in words for its progress bar: "oracle · seed 0", "oracle · seed 1 · fraction 0.125"."""
+    words = [STAGE_NAMES.get(stage, stage.replace("_", " "))]
+    if "seed" in params:
+        words.append(f"seed {params['seed']}")
+    words += [f"{k.replace('_', ' ')} {v}" for k, v in params.items()
+              if k not in _UNNAMED and not (k == "fraction" and v == 1.0)]
+    return " · ".join(words)
+
+
+def _init_worker(sink, threads: int, logs: str) -> None:
+    """A `Lab.prefetch` worker: `threads` torch threads; its bars are drawn by the parent; what else it
+    writes to stderr (warnings, the bars of pseudo-labelling and translation) goes to build/logs/prefetch.log."""
     torch.set_num_threads(threads)
+    progress.send_to(sink)
+    sys.stderr = open(Path(logs) / "prefetch.log", "a", buffering=1)
+
+
+def _compute_stage(lab_args: dict, name: str, kw: dict) -> None:
+    """Worker of `Lab.prefetch`: one stage in a fresh process (set up by `_init_worker`)."""
     getattr(Lab(**lab_args), name)(**kw)

@@ -1,8 +1,9 @@
 """`thesislib reproduce` and `thesislib sweep`: run the notebooks with Papermill.
 
 reproduce: every `notebooks/NN_*.ipynb` in order, with one profile's parameters; the executed copies go
-to build/<profile>/notebooks/ (the committed notebooks stay output-free); the notebooks write tables/ and
-figures/. A failing notebook stops the run, names the notebook and the cell, and keeps the partially
+to build/<profile>/notebooks/ (the committed notebooks stay output-free); it marks the run as the thesis' export
+run (THESISLIB_EXPORTS=thesis for the kernel), so the notebooks write tables/ and figures/ (any other run of a
+notebook writes under build/). A failing notebook stops the run, names the notebook and the cell, and keeps the partially
 executed copy for inspection.
 
 sweep: one notebook over a Cartesian parameter grid; each run writes its key numbers (a flat dict) as
@@ -11,6 +12,7 @@ a LaTeX table and a plot.
 """
 import itertools
 import json
+import os
 import re
 import sys
 import time
@@ -18,6 +20,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
+
+from thesislib.notebook import EXPORTS_ENV, THESIS   # what marks reproduce's runs as the thesis' export run
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -47,15 +51,18 @@ def _say(text: str = "", end: str = "\n") -> None:
     print(text, end=end, flush=True)
 
 
-def _kernel_manager(log):
+def _kernel_manager(log, env: dict | None = None):
     """A kernel manager whose kernel writes its own stderr/stdout (startup warnings, crashes) to `log`
-    (an open file) instead of the terminal, so the progress lines stay readable."""
+    (an open file) instead of the terminal, so the progress lines stay readable; `env` is added to the
+    kernel's environment."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             kw.setdefault("stderr", log)
             kw.setdefault("stdout", log)
+            if env:
+                kw["env"] = {**(kw.get("env") or os.environ), **env}
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return LoggedKernelManager
@@ -65,13 +72,13 @@ def kernel_log(out: Path) -> Path:
     return out.with_suffix(".kernel.log")
 
 
-def _execute(nb: Path, out: Path, parameters: dict, kernel: str, log_output: bool = False):
+def _execute(nb: Path, out: Path, parameters: dict, kernel: str, log_output: bool = False, env: dict | None = None):
     import papermill as pm
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(kernel_log(out), "w") as log:
         return pm.execute_notebook(str(nb), str(out), parameters=parameters, kernel_name=kernel, cwd=str(REPO),
                                    progress_bar=False, log_output=log_output,
-                                   kernel_manager_class=_kernel_manager(log))
+                                   kernel_manager_class=_kernel_manager(log, env))
 
 
 def _declared(nb: Path, parameters: dict) -> dict:
@@ -148,7 +155,7 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
         t0 = time.time()
         _say(f"[{i}/{len(nbs)}] {nb.name:<28}", end="")
         try:
-            _execute(nb, out, _declared(nb, parameters), kernel, log_output)
+            _execute(nb, out, _declared(nb, parameters), kernel, log_output, env={EXPORTS_ENV: THESIS})
         except Exception as e:  # noqa: BLE001 - any failure stops the run with one clear message
             _say(f"failed after {elapsed(time.time() - t0)}")
             _say(failure_message(nb, out, e))
@@ -162,7 +169,7 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
 def _exports_note(profile, data_root, build_dir) -> str:
     try:
         from thesislib.experiments import Lab
-        lab = Lab(profile, data_root, build_dir=build_dir)
+        lab = Lab(profile, data_root, build_dir=build_dir, exports=THESIS)
         return f"tables in {lab.tables_dir}, figures in {lab.figures_dir}"
     except Exception:  # noqa: BLE001 - only a hint
         return "tables/ and figures/ written"

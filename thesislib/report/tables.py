@@ -55,6 +55,18 @@ def mean_std(values, precision: int = 1, latex: bool = True) -> str:
     return Latex(f"{m} $\\pm$ {s}") if latex else f"{m} ± {s}"
 
 
+def mean_std_frame(mean: pd.DataFrame, std: pd.DataFrame | None = None, precision: int = 2) -> pd.DataFrame:
+    """A notebook's view of a table: each cell "mean ± std", or the value alone where there is no spread
+    (one seed: std is NaN), "--" where there is no value; as in the .tex."""
+    def cell(m, s):
+        if pd.isna(m):
+            return NA
+        return f"{m:.{precision}f}" if s is None or pd.isna(s) else f"{m:.{precision}f} ± {s:.{precision}f}"
+    std = std.reindex_like(mean) if std is not None else mean.map(lambda _: None)
+    return pd.DataFrame([[cell(m, s) for m, s in zip(mr, sr)] for mr, sr in zip(mean.to_numpy(), std.to_numpy())],
+                        index=mean.index, columns=mean.columns)
+
+
 def git_commit(repo=REPO) -> str:
     """Short commit of `repo` (with "+dirty" when tracked files changed), "unknown" outside a repository.
     The exports themselves (tables/, figures/) do not count: an export pass rewrites them as it goes."""
