@@ -108,3 +108,14 @@ def test_bars_are_named_in_words_and_a_workers_bar_reaches_the_parent(tmp_path):
     board.follow([Done()])
     assert {(x.desc, x.n, x.total) for x in board.bars.values()} == {("oracle · seed 0", 5, 5),
                                                                      ("oracle · seed 0 · round 1", 3, 3)}
+
+
+def test_setup_applies_overrides_and_check_profiles_keep_their_exports_in_build(tmp_path, monkeypatch):
+    from thesislib.notebook import EXPORTS_ENV, THESIS, setup
+    lab, seeds, _ = setup("smoke", build_dir=tmp_path, overrides={"steps": 3, "encoder_weights": "none"})
+    assert lab.profile.steps == 3 and lab.profile.encoder_weights is None
+    assert lab.tables_dir == tmp_path / "smoke" / "explore" / "tables"            # not a thesis export run
+    monkeypatch.setenv(EXPORTS_ENV, THESIS)
+    for profile in ("smoke", "paper-check"):
+        lab = setup(profile, build_dir=tmp_path)[0]
+        assert lab.tables_dir == tmp_path / profile / "tables" and lab.figures_dir == tmp_path / profile / "figures"

@@ -26,7 +26,8 @@ TABLES = ["table_4_1_datasets", "table_4_3_direct_transfer", "table_4_4_per_clas
           "table_reported_vs_reproduced", "table_reported_vs_reproduced_direct"]
 FIGURES = ["fig_samples", "fig_class_frequency", "fig_translation", "fig_direct_transfer", "fig_per_class_iou",
            "fig_self_training_rounds", "fig_pseudo_label_quality", "fig_predictions", "fig_data_dependency"]
-COMMON_PARAMETERS = {"profile": "default", "data_root": None, "exports_only": False, "results_path": None}
+COMMON_PARAMETERS = {"profile": "default", "data_root": None, "exports_only": False, "results_path": None,
+                     "overrides": {}}
 
 
 def read(path):
@@ -71,7 +72,8 @@ def test_notebook_is_committed_clean_and_parameterised(name):
     assert "rerun takes seconds" in intro.source
     text = "\n".join(c.source for c in code)
     # the shared setup and the key-numbers hand-off: one call each (where the exports go is decided there)
-    assert "lab, seeds, results = setup(profile, data_root, exports_only, results_path, build_dir)" in code[1].source
+    assert ("lab, seeds, results = setup(profile, data_root, exports_only, results_path, build_dir, overrides)"
+            in code[1].source)
     assert code[-1].source == "key_numbers(results, results_path)"
     assert "Lab(profile, data_root, build_dir=build_dir, compute=not exports_only" not in text
     assert "tables_dir =" not in text and "figures_dir =" not in text, "only setup() decides where exports go"

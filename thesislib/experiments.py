@@ -3,7 +3,7 @@ stage cache. `Lab("default")` uses the embedded world (generated on first use) u
 `Lab("paper", data_root="/data")` expects `/data/gta5` and `/data/cityscapes` (the real sets).
 
 Where tables and figures go (`tables_dir`, `figures_dir`): only a thesis export run (`exports="thesis"`, what
-`make reproduce` runs) writes the repository's tables/ and figures/ (build/smoke/ at the smoke profile); any
+`make reproduce` runs) writes the repository's tables/ and figures/ (build/<profile>/ at the check profiles); any
 other Lab writes under build/<profile>/explore/, or into the folder given as `exports` (a sweep point)."""
 import json
 import os
@@ -32,9 +32,11 @@ from thesislib.methods.fda import train_fda
 from thesislib.methods.self_training import load_segmenter, train_self_training
 from thesislib.methods.supervised import train_supervised
 from thesislib.notebook import THESIS
+from thesislib.paths import build_root, check_file
 from thesislib.profiles import get_profile
 
 REPO = Path(__file__).resolve().parents[1]
+CHECK_PROFILES = ("smoke", "paper-check")      # test runs: their exports stay under build/<profile>/
 # stage -> words for progress bars ("oracle · seed 0")
 STAGE_NAMES = {"source_only": "source only", "oracle": "oracle", "cyclegan": "CycleGAN", "translated": "translated source",
                "fda": "FDA", "adversarial_output": "output-level adversarial",
@@ -48,16 +50,15 @@ class Lab:
                  exports=None, **overrides):
         self._args = {"profile": profile, "data_root": data_root, "build_dir": build_dir, **overrides}
         self.profile = get_profile(profile, **overrides)
-        self.build = Path(build_dir or REPO / "build")
+        self.build = build_root(build_dir)
         self.embedded = data_root in (None, "")
         self.data_root = self.build / "data" / self.profile.name if self.embedded else Path(data_root)
         self.cache = StageCache(self.build / "cache" / self.profile.name)
         self.compute = compute
         self.exports = exports
-        if exports == THESIS:          # the thesis' own exports (make reproduce); smoke never touches them
-            smoke = self.profile.name == "smoke"
-            self.tables_dir = self.build / "smoke" / "tables" if smoke else REPO / "tables"
-            self.figures_dir = self.build / "smoke" / "figures" if smoke else REPO / "figures"
+        if exports == THESIS:          # the thesis' own exports (make reproduce); the check profiles never touch them
+            own = self.build / self.profile.name if self.profile.name in CHECK_PROFILES else REPO
+            self.tables_dir, self.figures_dir = own / "tables", own / "figures"
         elif exports:                  # a given folder (a sweep point: beside its results)
             self.tables_dir = self.figures_dir = Path(exports)
         else:                          # exploring: never over the thesis' exports
@@ -76,7 +77,7 @@ class Lab:
             with progress.drawn_here(world):          # its text bar as a widget in Jupyter
                 world.write_world(self.data_root, self.profile.name)
         for kind, root in (("gta5", self.data_root / "gta5"), ("cityscapes", self.data_root / "cityscapes")):
-            if not (root / "thesislib-check.json").exists():
+            if not check_file(root).exists():
                 check_data(kind, root, progress=False)
         return self.data_root
 

@@ -17,16 +17,18 @@ EXPORTS_ENV, THESIS = "THESISLIB_EXPORTS", "thesis"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def setup(profile: str, data_root=None, exports_only: bool = False, results_path=None, build_dir=None):
-    """(lab, seeds, results): the Lab of this run, its profile's seeds, and an empty dict for the key numbers.
-    Prints the profile, the data, and where the tables and figures go."""
+def setup(profile: str, data_root=None, exports_only: bool = False, results_path=None, build_dir=None,
+          overrides: dict | None = None):
+    """(lab, seeds, results): the Lab of this run (the profile with `overrides`, profile fields, applied),
+    its profile's seeds, and an empty dict for the key numbers. Prints the profile, the data, and where the
+    tables and figures go."""
     from thesislib.experiments import Lab
     warnings.filterwarnings("ignore", message="IProgress not found")   # text bars where ipywidgets is missing
     if results_path:
         exports = Path(results_path).with_suffix("")      # a sweep point: beside its results
     else:
         exports = THESIS if os.environ.get(EXPORTS_ENV) == THESIS else None
-    lab = Lab(profile, data_root, build_dir=build_dir, compute=not exports_only, exports=exports)
+    lab = Lab(profile, data_root, build_dir=build_dir, compute=not exports_only, exports=exports, **(overrides or {}))
     where = (f"{_short(lab.tables_dir)}" if lab.tables_dir == lab.figures_dir
              else f"{_short(lab.tables_dir)} and {_short(lab.figures_dir)}")
     if exports == THESIS:

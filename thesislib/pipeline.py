@@ -22,10 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from thesislib.notebook import EXPORTS_ENV, THESIS   # what marks reproduce's runs as the thesis' export run
+from thesislib.paths import build_root
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-BUILD = REPO / "build"
 KERNEL = "thesislib"          # installed by `make setup`; python3 otherwise
 
 
@@ -138,7 +138,7 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
     if not nbs:
         _say(f"error: no notebooks NN_*.ipynb in {notebooks_dir}")
         return 2
-    out_dir = Path(build_dir or BUILD) / profile / "notebooks"
+    out_dir = build_root(build_dir) / profile / "notebooks"
     parameters = {"profile": profile, "data_root": None if data_root in (None, "") else str(data_root),
                   "exports_only": bool(exports_only)}
     if build_dir is not None:
@@ -146,6 +146,7 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
     if overrides:
         parameters["overrides"] = dict(overrides)
     kernel = kernel_name()
+    env = {} if overrides else {EXPORTS_ENV: THESIS}     # changed profile fields: not the thesis' exports
     mode = "exports only (cached results)" if exports_only else "computing what is not cached"
     _say(f"reproduce: profile {profile}, data {parameters['data_root'] or 'embedded world'}, {mode}; "
          f"{len(nbs)} notebooks, kernel {kernel}; executed copies in {out_dir}")
@@ -155,7 +156,7 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
         t0 = time.time()
         _say(f"[{i}/{len(nbs)}] {nb.name:<28}", end="")
         try:
-            _execute(nb, out, _declared(nb, parameters), kernel, log_output, env={EXPORTS_ENV: THESIS})
+            _execute(nb, out, _declared(nb, parameters), kernel, log_output, env=env)
         except Exception as e:  # noqa: BLE001 - any failure stops the run with one clear message
             _say(f"failed after {elapsed(time.time() - t0)}")
             _say(failure_message(nb, out, e))
@@ -227,7 +228,7 @@ def sweep(notebook, grid: dict, profile: str = "smoke", data_root=None, build_di
         _say(f"error: {nb.name} has no parameter(s) {', '.join(unknown)} in its `parameters` cell "
              f"(it declares: {', '.join(declared) or 'none'})")
         return 2
-    out_dir = Path(build_dir or BUILD) / "sweeps" / nb.stem
+    out_dir = build_root(build_dir) / "sweeps" / nb.stem
     out_dir.mkdir(parents=True, exist_ok=True)
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     kernel = kernel_name()
