@@ -6,16 +6,17 @@ Korean (`ko`, for the thesis itself; compiles with `\\usepackage{kotex}`).
 No caption names a table number: the thesis refers to a table by its `\\label` (`\\ref{tab:...}`).
 
 The bold rule, one for every table (`BOLD_RULE`): in a table that compares methods on one data set,
-bold marks the best value of each metric (for per-class tables: of each class) among the adaptation
-methods; the oracle (trained on target labels) and numbers reported elsewhere are never bold, and
+bold marks the best value of each metric (for per-class tables: of each class; for the data-dependency
+table: of each labeled share) among the compared methods; the oracle (trained on all target labels) and
+numbers reported elsewhere are never bold, and
 nothing is bold where the best shown value is shared by every method (e.g. all 0.0).
 """
 
 LANGS = ("en", "ko")
 
 BOLD_RULE = {
-    "en": "Bold: the best value of each {what} among the methods without target labels (the oracle excluded).",
-    "ko": "굵은 글씨: 타깃 레이블을 쓰지 않는 방법 중 {what}별 최고값(오라클 제외).",
+    "en": "Bold: the best value of each {what} among the compared methods (never the oracle).",
+    "ko": "굵은 글씨: 비교한 방법 중 {what}별 최고값(오라클 제외).",
 }
 
 TEXT = {
@@ -144,6 +145,7 @@ TEXT = {
                        "ko": "공개 결과, GTA5 + 소수 Cityscapes 레이블, {backbone}"},
     "semi.group_full": {"en": "Published, fully supervised Cityscapes, {backbone}", "ko": "공개 결과, Cityscapes 완전 지도 학습, {backbone}"},
     "semi.group_ours": {"en": "This work, {data}, {model}, {seeds}", "ko": "본 연구, {data}, {model}, {seeds}"},
+    "semi.more_seeds": {"en": "{n} labeled: {seeds}.", "ko": "레이블 {n}장: {seeds}."},
     "semi.labels_row": {"en": "labeled images", "ko": "레이블 영상 수"},
     # ------------------------------------------------------------ reported vs reproduced
     "rvr.caption": {

@@ -264,6 +264,11 @@ def short_source(source: str) -> str:
     return latex_escape(s)
 
 
+def _times(s: str) -> str:
+    """"512x1024" -> "512×1024" (escaped to $\\times$): one style for sizes."""
+    return re.sub(r"(\d)x(\d)", "\\1×\\2", s)
+
+
 def _backbone(benchmark: str) -> str:
     return benchmark.split(", ", 1)[1] if ", " in benchmark else benchmark
 
@@ -318,8 +323,10 @@ def published_semisupervised(df: pd.DataFrame, c: Context) -> str:
             body.append([latex_escape(T.method(m, c.lang))] + [num(by.get(n)) for n in labels] + [""] * (ncol - len(labels)))
             if m not in ("Labeled only", "Synthetic teacher + self-training"):
                 sources.setdefault(str(rows["Source"].iloc[0]), []).append(T.method(m, c.lang))
-    note = ("Sources: " if c.lang == "en" else "출처: ") + "; ".join(
-        f"{', '.join(map(latex_escape, ms))}: {latex_escape(s)}" for s, ms in sources.items()) + "."
+    extra = [c.t("semi.more_seeds", n=count(n), seeds=seeds_text(c.seeds[:int(k)], c.lang, True))
+             for n, k in zip(mine["Labeled images"], seeds) if k == k and int(k) > n_seeds]
+    note = " ".join(dict.fromkeys(extra)) + (" " if extra else "") + ("Sources: " if c.lang == "en" else "출처: ") + "; ".join(
+        f"{', '.join(map(latex_escape, ms))}: {latex_escape(_times(s))}" for s, ms in sources.items()) + "."
     caption = c.t("semi.caption", protocol_pub=c.t("protocol_published"), protocol_ours=c.protocol_ours,
                   nc=c.t("not_comparable"))
     head = [" & ".join([c.t("method"), f"\\multicolumn{{{ncol}}}{{c}}{{mIoU (\\%)}}"]) + " \\\\"]
