@@ -69,7 +69,7 @@ def cmd_train(a):
 
 def cmd_reproduce(a):
     from thesislib.pipeline import reproduce
-    return reproduce(a.profile, data_root=a.data_root, exports_only=a.exports_only)
+    return reproduce(a.profile, data_root=a.data_root, exports_only=a.exports_only, lang=a.lang)
 
 
 def cmd_sweep(a):
@@ -121,6 +121,7 @@ def main(argv=None):
     p.add_argument("--profile", default="default")
     p.add_argument("--data-root", default=None)
     p.add_argument("--exports-only", action="store_true", help="only redo exports from cached results")
+    p.add_argument("--lang", default="en", choices=("en", "ko"), help="captions and headers of the tables")
     p.set_defaults(fn=cmd_reproduce)
     p = sub.add_parser("sweep", help="run a notebook over a parameter grid; collect CSV, LaTeX, plot")
     p.add_argument("notebook")

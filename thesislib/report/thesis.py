@@ -441,3 +441,14 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def write_thesis_table(raw: pd.DataFrame, name: str, tables_dir, provenance: dict | None = None,
+                       lang: str = "en") -> Path:
+    """A notebook's export: `tables_dir/<name>.csv` (the raw numbers, every seed) and `<name>.tex` rendered
+    from it with the captions and headers of `lang`. Returns the .tex path."""
+    T.check_lang(lang)
+    tables_dir = Path(tables_dir)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(tables_dir / f"{name}.csv", raw.to_csv(index=False))
+    return render(name, tables_dir, lang, provenance=provenance or {})
