@@ -237,8 +237,8 @@ def class_name(name: str, lang: str = "en") -> str:
 # Figure captions (the figures themselves carry English axis labels; see the README).
 FIGURES = {
     "fig_samples": {
-        "en": "Samples of the source (GTA5) and target (Cityscapes) domains with their labels overlaid in the Cityscapes colours; black: void (ignored) pixels.",
-        "ko": "소스(GTA5)와 타깃(Cityscapes) 도메인의 예시와 Cityscapes 색으로 겹친 레이블. 검은색: 무시(void) 픽셀."},
+        "en": "Samples of the source (GTA5) and target (Cityscapes) domains with their labels overlaid in the Cityscapes colours; void (ignored) pixels are not overlaid.",
+        "ko": "소스(GTA5)와 타깃(Cityscapes) 도메인의 예시와 Cityscapes 색으로 겹친 레이블. 무시(void) 픽셀에는 색을 겹치지 않았다."},
     "fig_class_frequency": {
         "en": "Share of labeled pixels per class in the source and in the target training and validation sets (logarithmic axis).",
         "ko": "소스와 타깃 학습/검증 세트의 클래스별 레이블 픽셀 비율(로그 축)."},
