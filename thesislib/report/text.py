@@ -140,21 +140,21 @@ TEXT = {
               "label counts). Published: {protocol_pub}. This work: {protocol_ours}. {nc}",
         "ko": "레이블된 타깃 영상 수에 따른 mIoU(\\%): Cityscapes에서의 공개된 반지도 학습 결과, GTA5와 소수의 Cityscapes 레이블을 쓴 결과, "
               "본 연구를 프로토콜별로 묶음(그룹마다 레이블 수가 다름). 공개 결과: {protocol_pub}. 본 연구: {protocol_ours}. {nc}"},
-    "semi.group_cs": {"en": "Published, semi-supervised Cityscapes, {backbone}", "ko": "공개 결과, Cityscapes 반지도 학습, {backbone}"},
-    "semi.group_gta": {"en": "Published, GTA5 + few Cityscapes labels, {backbone}",
-                       "ko": "공개 결과, GTA5 + 소수 Cityscapes 레이블, {backbone}"},
-    "semi.group_full": {"en": "Published, fully supervised Cityscapes, {backbone}", "ko": "공개 결과, Cityscapes 완전 지도 학습, {backbone}"},
-    "semi.group_ours": {"en": "This work, {data}, {model}, {seeds}", "ko": "본 연구, {data}, {model}, {seeds}"},
+    "semi.group_cs": {"en": "Semi-supervised Cityscapes; {backbone}", "ko": "Cityscapes 반지도 학습; {backbone}"},
+    "semi.group_gta": {"en": "GTA5 + few Cityscapes labels; {backbone}", "ko": "GTA5 + 소수 Cityscapes 레이블; {backbone}"},
+    "semi.group_full": {"en": "Fully supervised Cityscapes; {backbone}", "ko": "Cityscapes 완전 지도 학습; {backbone}"},
+    "semi.group_ours": {"en": "This work; {model}", "ko": "본 연구; {model}"},
+    "semi.ours_seeds": {"en": "This work: {seeds}.", "ko": "본 연구: {seeds}."},
     "semi.more_seeds": {"en": "{n} labeled: {seeds}.", "ko": "레이블 {n}장: {seeds}."},
     "semi.labels_row": {"en": "labeled images", "ko": "레이블 영상 수"},
     # ------------------------------------------------------------ reported vs reproduced
     "rvr.caption": {
         "en": "Per-class IoU (\\%) reported in the thesis draft (Cityscapes val, DeepLabV3+ ResNet-50) and reproduced here "
-              "({data}; {model}; {seeds}), for the task model trained on GTA5 and on GTA5 translated to the Cityscapes style by CycleGAN.",
+              "({data}; {model}; {seeds}), for the task model trained on GTA5 and on GTA5 translated to the Cityscapes style by CycleGAN (GTA5$\\rightarrow$CS).",
         "ko": "논문 초안에 보고된 클래스별 IoU(\\%)(Cityscapes 검증, DeepLabV3+ ResNet-50)와 본 재현 결과({data}; {model}; {seeds}): "
-              "GTA5로 학습한 모델과 CycleGAN으로 Cityscapes 스타일로 변환한 GTA5로 학습한 모델."},
+              "GTA5로 학습한 모델과 CycleGAN으로 Cityscapes 스타일로 변환한 GTA5(GTA5$\\rightarrow$CS)로 학습한 모델."},
     "rvr.gta5": {"en": "GTA5", "ko": "GTA5"},
-    "rvr.cyclegan": {"en": "GTA5$\\rightarrow$CS (CycleGAN)", "ko": "GTA5$\\rightarrow$CS(CycleGAN)"},
+    "rvr.cyclegan": {"en": "GTA5$\\rightarrow$CS", "ko": "GTA5$\\rightarrow$CS"},
     "rvr.trained_on": {"en": "Trained on", "ko": "학습 데이터"},
     "rvrd.caption": {
         "en": "Direct transfer, reported in the thesis draft (Cityscapes, DeepLabV3+ ResNet-50) and reproduced here ({data}; "

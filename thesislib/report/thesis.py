@@ -309,8 +309,7 @@ def published_semisupervised(df: pd.DataFrame, c: Context) -> str:
     mine = df[ours].copy()
     seeds = mine["Benchmark"].str.extract(r"\((\d+) seed")[0].astype(float)
     n_seeds = int(seeds.min()) if seeds.notna().any() else len(c.seeds)
-    groups.append((c.t("semi.group_ours", data=c.t("pub.data_embedded" if c.embedded else "pub.data_real"),
-                       model=c.model_short, seeds=seeds_text(c.seeds[:n_seeds], c.lang)), mine))
+    groups.append((c.t("semi.group_ours", model=c.model_short.split(",")[0]), mine))
     ncol = max(part["Labeled images"].nunique() for _, part in groups)
     body, sources = [], {}
     for title, part in groups:
@@ -325,7 +324,8 @@ def published_semisupervised(df: pd.DataFrame, c: Context) -> str:
                 sources.setdefault(str(rows["Source"].iloc[0]), []).append(T.method(m, c.lang))
     extra = [c.t("semi.more_seeds", n=count(n), seeds=seeds_text(c.seeds[:int(k)], c.lang, True))
              for n, k in zip(mine["Labeled images"], seeds) if k == k and int(k) > n_seeds]
-    note = " ".join(dict.fromkeys(extra)) + (" " if extra else "") + ("Sources: " if c.lang == "en" else "출처: ") + "; ".join(
+    note = " ".join([c.t("semi.ours_seeds", seeds=seeds_text(c.seeds[:n_seeds], c.lang)), *dict.fromkeys(extra)]) \
+        + (" Sources: " if c.lang == "en" else " 출처: ") + "; ".join(
         f"{', '.join(map(latex_escape, ms))}: {latex_escape(_times(s))}" for s, ms in sources.items()) + "."
     caption = c.t("semi.caption", protocol_pub=c.t("protocol_published"), protocol_ours=c.protocol_ours,
                   nc=c.t("not_comparable"))
