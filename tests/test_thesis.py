@@ -73,3 +73,33 @@ def test_thesis_preview_compiles_clean(tmp_path, lang):
     assert pdf.exists(), log[-3000:]
     bad = {k: v for k, v in problems.items() if k != "underfull" and v}
     assert not bad, (bad, "\n".join(x for x in log.splitlines() if x.startswith(("!", "Overfull", "LaTeX Warning"))))
+
+
+def test_reproduce_hands_lang_to_the_notebooks_that_declare_it(tmp_path, capsys):
+    import nbformat
+    from thesislib import pipeline
+
+    def write_notebook(path, source, parameters='profile = "default"'):
+        p = nbformat.v4.new_code_cell(parameters)
+        p.metadata["tags"] = ["parameters"]
+        nb = nbformat.v4.new_notebook(cells=[p, nbformat.v4.new_code_cell(source)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+    nbs, got = tmp_path / "notebooks", tmp_path / "lang.txt"
+    write_notebook(nbs / "01_tables.ipynb", f"open({str(got)!r}, 'w').write(lang)",
+                   parameters='profile = "default"\nlang = "en"')
+    write_notebook(nbs / "02_no_lang.ipynb", "x = 1")            # no `lang` parameter: not injected, still runs
+    assert pipeline.reproduce("smoke", notebooks_dir=nbs, build_dir=tmp_path / "build", lang="ko") == 0
+    assert got.read_text() == "ko"
+    assert pipeline.reproduce("smoke", notebooks_dir=nbs, build_dir=tmp_path / "build", lang="fr") == 2
+
+
+def test_write_thesis_table_writes_csv_and_korean_tex(tmp_path):
+    from thesislib.report.thesis import write_thesis_table
+    raw = pd.read_csv(COMMITTED / "table_self_training.csv")
+    tex = write_thesis_table(raw, "table_self_training", tmp_path, {"profile": "default", "params": "x",
+                                                                   "seeds": [0, 1, 2], "data_root": "embedded world"}, "ko")
+    text = tex.read_text()
+    assert "% lang: ko" in text and "% profile: default" in text and "오라클" in text and r"\textbf{23.0 $\pm$ 0.4}" in text
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "table_self_training.csv"), raw)

@@ -131,6 +131,8 @@ TEXT = {
     "pub.ours_seeds": {"en": "this work", "ko": "본 연구"},
     "pub.data_embedded": {"en": "stand-in data", "ko": "대체 데이터"},
     "pub.data_real": {"en": "Cityscapes val", "ko": "Cityscapes 검증"},
+    "pub.dagger": {"en": "$^{\\dagger}$ as listed by TLL.", "ko": "$^{\\dagger}$ TLL 인용값."},
+    "semi.sources": {"en": "Sources:", "ko": "출처:"},
     "pub.note_tll": {"en": "TLL: as measured or listed by the Transfer-Learning-Library benchmark.",
                      "ko": "TLL: Transfer-Learning-Library 벤치마크의 측정값 또는 인용값."},
     # ------------------------------------------------------------ published semi-supervised

@@ -289,8 +289,7 @@ def published_comparison(df: pd.DataFrame, c: Context) -> str:
                      "--"])
     caption = c.t("pub.caption", protocol_pub=c.t("protocol_published"), protocol_ours=c.protocol_ours,
                   seeds=seeds_text(c.seeds, c.lang, True), one=seeds_text(c.seeds[:1], c.lang), nc=c.t("not_comparable"))
-    note = c.t("pub.note_tll") + " $^{\\dagger}$" + (" as listed by TLL." if c.lang == "en" else " TLL 인용값.") \
-        + " " + T.ST_ABBREV[c.lang]
+    note = " ".join([c.t("pub.note_tll"), c.t("pub.dagger"), T.ST_ABBREV[c.lang]])
     head = [" & ".join([c.t("method"), c.t("type"), c.t("miou"), c.t("source_ref")]) + " \\\\"]
     return table(caption, "tab:published_comparison", "llrl", head, body, note=note, size="small")
 
@@ -325,7 +324,7 @@ def published_semisupervised(df: pd.DataFrame, c: Context) -> str:
     extra = [c.t("semi.more_seeds", n=count(n), seeds=seeds_text(c.seeds[:int(k)], c.lang, True))
              for n, k in zip(mine["Labeled images"], seeds) if k == k and int(k) > n_seeds]
     note = " ".join([c.t("semi.ours_seeds", seeds=seeds_text(c.seeds[:n_seeds], c.lang)), *dict.fromkeys(extra)]) \
-        + (" Sources: " if c.lang == "en" else " 출처: ") + "; ".join(
+        + " " + c.t("semi.sources") + " " + "; ".join(
         f"{', '.join(map(latex_escape, ms))}: {latex_escape(_times(s))}" for s, ms in sources.items()) + "."
     caption = c.t("semi.caption", protocol_pub=c.t("protocol_published"), protocol_ours=c.protocol_ours,
                   nc=c.t("not_comparable"))
