@@ -5,7 +5,9 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup reproduce paper-check test lab tables figures exports bench status prune clean
+.PHONY: setup reproduce paper-check test lab tables figures exports thesis bench status prune clean
+# captions and headers of the tables and the preview: en | ko (not LANG: that is the shell's locale)
+THESIS_LANG ?= en
 
 # The venv is (re)built only when missing or when the dependency list changed: a second run installs nothing.
 $(STAMP): pyproject.toml
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 reproduce: $(STAMP)
-	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) --lang $(THESIS_LANG)
 
 # the paper profile with a handful of steps on a small world at the real image sizes (CPU: see README)
 paper-check: $(STAMP)
@@ -35,7 +37,13 @@ lab: $(STAMP)
 tables figures: exports
 	@:
 exports: $(STAMP)
-	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) --exports-only
+	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) --exports-only \
+	  --lang $(THESIS_LANG)
+
+# every table and figure in an 11 pt A4 report (15 cm text width) -> build/thesis-preview.pdf (-ko.pdf);
+# tables rendered from the CSVs of tables/ (or build/<profile>/ when tables/ has none); needs pdflatex
+thesis: $(STAMP)
+	$(PY) -m thesislib.report.preview --lang $(THESIS_LANG)
 
 bench: $(STAMP)
 	$(PY) -m thesislib bench --out build/bench.json

@@ -216,10 +216,23 @@ def test_figure_functions_return_figures(tmp_path):
     }
     for name, fig in made.items():
         assert isinstance(fig, Figure), name
-        assert fig.get_size_inches()[0] == pytest.approx(style.TEXT_WIDTH * (0.75 if name in ("rounds", "data_dependency") else 1)), name
-    # label figures carry the 19-class palette legend
+        assert fig.get_size_inches()[0] == pytest.approx(style.TEXT_WIDTH), name     # all drawn 15 cm wide
+    assert style.TEXT_WIDTH * 2.54 == pytest.approx(15.0)
+    # label figures carry the 19-class palette legend and say what void pixels look like
     legend_texts = [t.get_text() for t in made["samples"].legends[0].get_texts()]
-    assert legend_texts == CLASS_NAMES
+    assert legend_texts == CLASS_NAMES + ["void (not overlaid)"]
+    assert [t.get_text() for t in made["predictions"].legends[0].get_texts()][-1] == figures.VOID_LABEL
+    # a zero IoU is drawn (a dot on the axis), a missing one is not
+    zero = figures.per_class_iou(pd.DataFrame({"A": [0.0, np.nan, 5.0], "B": [1.0, 2.0, 3.0]}, index=["x", "y", "mIoU"]),
+                                 panels=1)
+    dots = [line for line in zero.axes[0].get_lines() if line.get_marker() == "o"]
+    assert sum(len(d.get_xdata()) for d in dots) == 1
+    figures.close(zero)
+    # saved at exactly the drawn size (no tight bounding box): 15 cm wide
+    pdf = style.save(made["rounds"], "fig_rounds", tmp_path, formats=("pdf",))[0]
+    import re as _re
+    box = [float(v) for v in _re.search(rb"/MediaBox \[([^\]]+)\]", pdf.read_bytes()).group(1).split()]
+    assert (box[2] - box[0]) / 72 * 2.54 == pytest.approx(15.0, abs=0.02)
     # data dependency: fractions on a log2 axis labelled as shares
     ax = made["data_dependency"].axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1/16", "1"]

@@ -99,7 +99,7 @@ def cmd_reproduce(a):
         raise SystemExit(f"error: reproduce takes profile fields only (e.g. steps=100 encoder_weights=none), "
                          f"not {sorted(rest)}")
     return reproduce(a.profile, data_root=a.data_root, exports_only=a.exports_only, overrides=fields_,
-                     build_dir=a.build_dir)
+                     build_dir=a.build_dir, lang=a.lang)
 
 
 def cmd_sweep(a):
@@ -175,6 +175,7 @@ def main(argv=None):
     p.add_argument("--profile", default="default")
     p.add_argument("--data-root", default=None)
     p.add_argument("--exports-only", action="store_true", help="only redo exports from cached results")
+    p.add_argument("--lang", default="en", choices=("en", "ko"), help="captions and headers of the tables")
     p.add_argument("overrides", nargs="*", help="key=value: profile fields (e.g. encoder_weights=none)")
     p.add_argument("--build-dir", default=None, help="build folder (default $THESISLIB_BUILD or <repo>/build)")
     p.set_defaults(fn=cmd_reproduce)

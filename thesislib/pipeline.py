@@ -112,14 +112,16 @@ def failure_message(nb: Path, out: Path, error: BaseException) -> str:
 
 
 def reproduce(profile: str = "default", data_root=None, exports_only: bool = False, notebooks_dir=NOTEBOOKS,
-              build_dir=None, only=None, log_output: bool = False, overrides: dict | None = None) -> int:
+              build_dir=None, only=None, log_output: bool = False, overrides: dict | None = None,
+              lang: str = "en") -> int:
     """Execute every notebook of `notebooks_dir` in order for `profile`; 0 on success, 1 on a failure.
 
     data_root: None = the embedded world; exports_only: only redo tables/figures from cached results;
     overrides: profile fields to change ({"encoder_weights": None, "steps": 100}), the notebooks'
     `overrides` parameter.
     build_dir: where executed notebooks go (build/<profile>/notebooks) and, when given, the build folder
-    the notebooks use (cache, embedded data). only: names or stems to run a subset."""
+    the notebooks use (cache, embedded data). only: names or stems to run a subset.
+    lang: captions and headers of the tables ("en" | "ko"; a notebook without a `lang` parameter ignores it)."""
     from thesislib.profiles import get_profile
     try:
         get_profile(profile, **(overrides or {}))
@@ -140,7 +142,10 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
         return 2
     out_dir = build_root(build_dir) / profile / "notebooks"
     parameters = {"profile": profile, "data_root": None if data_root in (None, "") else str(data_root),
-                  "exports_only": bool(exports_only)}
+                  "exports_only": bool(exports_only), "lang": lang}
+    if lang not in ("en", "ko"):
+        _say(f"error: lang must be en or ko, got {lang!r}")
+        return 2
     if build_dir is not None:
         parameters["build_dir"] = str(build_dir)
     if overrides:

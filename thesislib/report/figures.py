@@ -47,15 +47,24 @@ def overlay(image, mask, alpha: float = 0.55) -> np.ndarray:
     return np.where(valid, (1 - alpha) * img + alpha * lab, img)
 
 
-def palette_legend(fig, classes=None, ncol: int = 10, loc: str = "outside lower center"):
-    """A legend of the Cityscapes colours (all 19 classes, or the given ones) under the figure."""
+VOID_LABEL = "void (ignored)"
+
+
+def palette_legend(fig, classes=None, ncol: int = 7, loc: str = "outside lower center", void: str | None = "black"):
+    """A legend of the Cityscapes colours (all 19 classes, or the given ones) under the figure, with the
+    void/ignored pixels: `void="black"` (label maps) or "overlay" (not overlaid: the image shows through)."""
     classes = list(classes or CLASS_NAMES)
     handles = [Patch(facecolor=PALETTE[CLASS_NAMES.index(c)] / 255.0, edgecolor="none", label=c) for c in classes]
-    return fig.legend(handles=handles, loc=loc, ncol=ncol, frameon=False, fontsize=7,
+    if void == "black":
+        handles.append(Patch(facecolor="black", edgecolor="none", label=VOID_LABEL))
+    elif void == "overlay":
+        handles.append(Patch(facecolor="none", edgecolor="0.4", linewidth=0.6, label="void (not overlaid)"))
+    return fig.legend(handles=handles, loc=loc, ncol=ncol, frameon=False, fontsize=8,
                       handlelength=1.0, handleheight=1.0, columnspacing=0.8, handletextpad=0.4)
 
 
-def image_grid(rows, col_titles=None, row_titles=None, legend: bool | None = None, aspect: float | None = None):
+def image_grid(rows, col_titles=None, row_titles=None, legend: bool | None = None, aspect: float | None = None,
+               void: str = "black"):
     """A grid of images: rows x columns; a 2-D cell is a label map (coloured), a 3-channel cell an image.
 
     `legend` (default: when any label map is shown) adds the palette legend. Returns the Figure."""
@@ -68,7 +77,7 @@ def image_grid(rows, col_titles=None, row_titles=None, legend: bool | None = Non
     aspect = aspect or shape[0] / shape[1]
     has_mask = any(is_mask(c) for r in rows for c in r if c is not None)
     legend = has_mask if legend is None else legend
-    height_in = nrows * (style.TEXT_WIDTH / ncols) * aspect * 1.04 + 0.5 * legend + 0.2 * bool(col_titles)
+    height_in = nrows * (style.TEXT_WIDTH / ncols) * aspect * 1.04 + 0.75 * legend + 0.2 * bool(col_titles)
     fig, axes = style.figure(height_ratio=height_in / style.TEXT_WIDTH, nrows=nrows, ncols=ncols, squeeze=False)
     fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.01, hspace=0.01)
     for i, r in enumerate(rows):
@@ -88,7 +97,7 @@ def image_grid(rows, col_titles=None, row_titles=None, legend: bool | None = Non
                 s.set_visible(False)
             axes[i, 0].set_ylabel(row_titles[i], fontsize=8)
     if legend:
-        palette_legend(fig)
+        palette_legend(fig, void=void if any(is_mask(c) for r in rows for c in r if c is not None) else "overlay")
     return fig
 
 
@@ -98,7 +107,8 @@ def sample_grid(source, target, alpha: float = 0.55):
     source, target: lists of (image, mask) of equal length."""
     rows = [[s_img, overlay(s_img, s_mask, alpha), t_img, overlay(t_img, t_mask, alpha)]
             for (s_img, s_mask), (t_img, t_mask) in zip(source, target)]
-    fig = image_grid(rows, ["source image", "source labels", "target image", "target labels"], legend=True)
+    fig = image_grid(rows, ["source image", "source labels", "target image", "target labels"], legend=True,
+                     void="overlay")
     return fig
 
 
@@ -132,7 +142,9 @@ def class_frequency(counts: dict, class_names=None, log: bool = True):
     return fig
 
 
-def _grouped_bars(ax, df: pd.DataFrame, log: bool = False):
+def _grouped_bars(ax, df: pd.DataFrame, log: bool = False, mark_zero: bool = False):
+    """Grouped bars; `mark_zero`: a value of 0 gets a dot on the axis in its bar's colour (a bar of
+    height 0 is invisible and would read as missing data; a missing value, NaN, gets nothing)."""
     n = len(df.columns)
     width = 0.8 / max(n, 1)
     x = np.arange(len(df.index))
@@ -140,7 +152,11 @@ def _grouped_bars(ax, df: pd.DataFrame, log: bool = False):
         v = df[col].to_numpy(dtype=float)
         if log:
             v = np.where(v > 0, v, np.nan)
-        ax.bar(x - 0.4 + width * (k + 0.5), v, width, label=str(col), color=c, linewidth=0)
+        xs = x - 0.4 + width * (k + 0.5)
+        ax.bar(xs, v, width, label=str(col), color=c, linewidth=0)
+        if mark_zero:
+            zero = np.isclose(v, 0) & np.isfinite(v)
+            ax.plot(xs[zero], np.zeros(zero.sum()), "o", ms=2.2, color=c, clip_on=False, zorder=3)
     ax.set_xticks(x, [str(i) for i in df.index], rotation=55, ha="right", rotation_mode="anchor")
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.grid(axis="x", visible=False)
@@ -149,23 +165,23 @@ def _grouped_bars(ax, df: pd.DataFrame, log: bool = False):
 def per_class_iou(df: pd.DataFrame, panels: int = 2):
     """Grouped bars of per-class IoU: `df` is classes x methods in percent (an "mIoU" row is drawn too),
     the classes split over `panels` stacked panels so the bars stay readable."""
-    fig, axes = style.figure(0.3 * panels + 0.06, nrows=panels, squeeze=False)
+    fig, axes = style.figure(0.3 * panels + 0.1, nrows=panels, squeeze=False)
     chunks = np.array_split(np.arange(len(df.index)), panels)
     for ax, rows in zip(axes[:, 0], chunks):
-        part = df.iloc[rows].fillna(0)
-        _grouped_bars(ax, part)
+        part = df.iloc[rows]
+        _grouped_bars(ax, part, mark_zero=True)
         ax.set_ylabel("IoU (%)")
         ax.set_ylim(0, 100)
         ax.set_xlim(-0.6, max(len(c) for c in chunks) - 0.4)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(df.columns), 6), frameon=False)
+    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(df.columns), 3), frameon=False)
     return fig
 
 
 def rounds_curve(df: pd.DataFrame, references: dict | None = None, y: str = "miou", ylabel: str = "mIoU (%)"):
     """mIoU per self-training round: long `df` with columns round, `y` (and seed; several seeds give a
     mean line and a ±1 std band). `references`: {label: value} drawn as dashed horizontal lines."""
-    fig, ax = style.figure(0.45, width=0.75)
+    fig, ax = style.figure(0.42)
     g = df.groupby("round")[y]
     mean, std = g.mean(), g.std(ddof=1).fillna(0)
     ax.plot(mean.index, mean.values, marker="o", color=style.PALETTE[0], label="self-training (round 0 = teacher)")
@@ -177,7 +193,7 @@ def rounds_curve(df: pd.DataFrame, references: dict | None = None, y: str = "mio
     ax.set_xticks(sorted(df["round"].unique()))
     ax.set_xlabel("round")
     ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=7, loc="best")
+    fig.legend(frameon=False, loc="outside right upper")    # beside the axes, never over a line
     return fig
 
 
@@ -185,8 +201,7 @@ def pseudo_label_quality(overall: pd.DataFrame, per_class: pd.DataFrame | None =
     """Pseudo-label quality per round. overall: columns round, precision, coverage (percent; several
     seeds are averaged). per_class: columns round, class, precision, coverage -> two heatmaps."""
     ncols = 3 if per_class is not None else 1
-    fig, axes = style.figure(0.55 if per_class is not None else 0.4, ncols=ncols, squeeze=False,
-                             width=1.0 if per_class is not None else 0.6,
+    fig, axes = style.figure(0.62 if per_class is not None else 0.4, ncols=ncols, squeeze=False,
                              gridspec_kw={"width_ratios": [1.2, 1, 1]} if per_class is not None else None)
     ax = axes[0, 0]
     o = overall.groupby("round")[["precision", "coverage"]].mean()
@@ -194,10 +209,10 @@ def pseudo_label_quality(overall: pd.DataFrame, per_class: pd.DataFrame | None =
     ax.plot(o.index, o["coverage"], marker="s", label="coverage")
     ax.set_xticks(o.index)
     ax.set_xlabel("round")
-    ax.set_ylabel("%")
+    ax.set_ylabel("pixels (%)")
     ax.set_ylim(0, 100)
     ax.set_title("all classes")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="center right")
     if per_class is not None:
         import seaborn as sns
         for ax, metric in zip(axes[0, 1:], ("precision", "coverage")):
@@ -207,13 +222,16 @@ def pseudo_label_quality(overall: pd.DataFrame, per_class: pd.DataFrame | None =
             table = table.reindex(CLASS_NAMES + extra)        # every class, in order; NaN (no pixels) blank
             sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap="viridis", cbar=metric == "coverage",
                         yticklabels=list(table.index) if metric == "precision" else False, linewidths=0.3,
-                        cbar_kws={"label": "%", "shrink": 0.8} if metric == "coverage" else None)
+                        cbar_kws={"label": "precision, coverage (%)", "shrink": 0.8} if metric == "coverage" else None)
             ax.grid(False)
             ax.set_facecolor("0.92")                          # blank = no pseudo-labeled / no true pixels
             ax.set_title(metric)
             ax.set_xlabel("round")
             ax.set_ylabel("")
-            ax.tick_params(axis="y", labelsize=7)
+            ax.tick_params(axis="y", labelsize=8)
+        fig.legend(handles=[Patch(facecolor="0.92", edgecolor="0.6", linewidth=0.5,
+                                  label="grey: no pixels of the class pseudo-labeled (precision) or present (coverage)")],
+                   loc="outside lower center", frameon=False, fontsize=8)
     return fig
 
 
@@ -225,7 +243,7 @@ def fraction_label(f: float) -> str:
 def data_dependency(df: pd.DataFrame, x: str = "fraction", y: str = "miou", hue: str = "method",
                     references: dict | None = None, xlabel: str = "labeled share of target-train images"):
     """mIoU against the labeled-target fraction, one line per method (mean; ±1 std band over seeds)."""
-    fig, ax = style.figure(0.45, width=0.75)
+    fig, ax = style.figure(0.42)
     for k, (name, part) in enumerate(df.groupby(hue, sort=False)):
         g = part.groupby(x)[y]
         mean, std = g.mean(), g.std(ddof=1).fillna(0)
@@ -243,7 +261,7 @@ def data_dependency(df: pd.DataFrame, x: str = "fraction", y: str = "miou", hue:
     ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel("mIoU (%)")
-    ax.legend(frameon=False, fontsize=7)
+    fig.legend(frameon=False, loc="outside right upper")    # beside the axes, never over a line
     return fig
 
 
@@ -263,7 +281,7 @@ def sweep_plot(df: pd.DataFrame, x: str, ys: list[str], hue: str | None = None):
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         if hue:
-            ax.legend(frameon=False, fontsize=7)
+            ax.legend(frameon=False, fontsize=8)
     for ax in list(axes.flat)[len(ys):]:
         ax.set_axis_off()
     return fig

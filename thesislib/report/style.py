@@ -1,4 +1,6 @@
-"""One figure style for the whole thesis: text width 6.3 in, 9-10 pt fonts, the colour-blind-safe
+r"""One figure style for the whole thesis: every figure is drawn 15 cm (5.91 in) wide, the text width of an
+A4 thesis at 11 pt, so `\includegraphics[width=\textwidth]{...}` shows its lettering at 8-10 pt; saved at
+exactly that size (no tight bounding box, which would change the width from figure to figure); the colour-blind-safe
 seaborn "colorblind" palette. Every figure is made with `figure()` and written with `save()` (PDF for
 LaTeX, PNG for notebooks and the web), atomically so a reader never sees a half-written file."""
 import os
@@ -9,7 +11,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-TEXT_WIDTH = 6.3          # inches: the thesis' \textwidth
+TEXT_WIDTH = 15 / 2.54    # inches: the thesis' \textwidth (15 cm); every figure is this wide
 DPI = 200                 # PNG resolution
 PALETTE = sns.color_palette("colorblind")
 FONT_SIZE = 9
@@ -32,7 +34,7 @@ RC = {
     "lines.linewidth": 1.5,
     "lines.markersize": 4,
     "savefig.dpi": DPI,
-    "savefig.bbox": "tight",
+    "savefig.bbox": "standard",   # exactly figsize: the width the lettering was chosen for
     "savefig.pad_inches": 0.02,
     "pdf.fonttype": 42,   # embed TrueType fonts (editable text, accepted by publishers)
     "ps.fonttype": 42,
@@ -53,7 +55,7 @@ def colors(n: int) -> list:
 def figure(height_ratio: float = 0.5, ncols: int = 1, nrows: int = 1, width: float = 1.0, **kw):
     """(fig, axes) of the thesis width times `width`, height = width * `height_ratio`."""
     apply()
-    w = TEXT_WIDTH * width
+    w = TEXT_WIDTH * width      # width < 1 only for figures meant to be included at that share of \textwidth
     kw.setdefault("layout", "constrained")
     return plt.subplots(nrows, ncols, figsize=(w, w * height_ratio), **kw)
 
