@@ -1,13 +1,15 @@
 """Host-side figures of the paper profile, measured on real-size PNGs (GTA5-like 1914x1052, Cityscapes-like
 2048x1024, written by the embedded world): milliseconds per training item of each stream on one CPU core
 (so: how many loader cores feed a GPU at 150 img/s), and the summed RSS of a paper-profile training loader
-(main process + its workers) over every distinct image, extrapolated to the 24,966 GTA5 images.
+(main process + its workers, proportional set size) against the distinct images read, extrapolated to the
+24,966 GTA5 images.
 
     python scripts/paper_scale_probe.py OUT_DIR [N_SOURCE] [WORKERS]     -> OUT_DIR/probe.json
 """
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,25 +34,38 @@ def ms_per_item(dataset, n: int) -> float:
     return 1000 * (time.perf_counter() - t0) / n
 
 
-def summed_rss() -> int:
+def summed_pss() -> int:
+    """Proportional set size of this process and its children: shared pages (torch's libraries in every
+    worker) counted once, unlike a sum of RSS."""
     me = psutil.Process()
-    return sum(p.memory_info().rss for p in [me, *me.children(recursive=True)] if p.is_running())
+    return sum(p.memory_full_info().pss for p in [me, *me.children(recursive=True)] if p.is_running())
+
+
+def loader_pss(profile, root: Path, workers: int, n_images: int, steps: int) -> float:
+    """Peak PSS (GiB) while the paper profile's GTA5 training loader draws `steps` batches from the
+    first `n_images` images."""
+    data = torch.utils.data.Subset(source_set(root / "gta5", profile), range(n_images))
+    loader = step_loader([data], [profile.batch_size], 0, steps, num_workers=workers)(0)
+    return max(summed_pss() for _ in loader) / 2**30
 
 
 def memory_probe(profile, root: Path, workers: int) -> dict:
-    """Replays the paper profile's GTA5 training loader over every distinct image twice."""
-    data = source_set(root / "gta5", profile)
-    steps = 2 * len(data) // profile.batch_size
-    loader = step_loader([data], [profile.batch_size], 0, steps, num_workers=workers)(0)
-    samples = []
-    for step, _ in enumerate(loader):
-        samples.append(summed_rss())
-    warm = samples[len(samples) // 4]
-    growth = (samples[-1] - warm) / (len(data) * 1.5)                 # bytes per distinct image read after warm-up
-    return {"workers": workers, "ram_cache_mb": profile.ram_cache_mb, "distinct_images": len(data),
-            "steps": steps, "peak_gib": max(samples) / 2**30, "end_gib": samples[-1] / 2**30,
-            "growth_mib_per_image": growth / 2**20,
-            "extrapolated_gta5_gib": (samples[-1] + max(growth, 0) * (GTA5_IMAGES - len(data))) / 2**30}
+    """The same number of batches drawn from few and from many distinct images: the difference is what
+    memory grows by per distinct image (0 when nothing is cached), extrapolated to the 24,966 GTA5 images;
+    with a cache, its budget (`ram_cache_mb`) is the bound."""
+    n = len(source_set(root / "gta5", profile))
+    few, many = n // 4, n
+    steps = 2 * n // profile.batch_size
+    result = {"workers": workers, "batch": profile.batch_size, "steps": steps}
+    for cache_mb in (0, 256):
+        p = replace(profile, ram_cache_mb=cache_mb)
+        small, large = loader_pss(p, root, workers, few, steps), loader_pss(p, root, workers, many, steps)
+        per_image = max(large - small, 0) / (many - few)
+        result[f"cache_{cache_mb}_mb"] = {
+            f"peak_pss_gib_{few}_images": round(small, 3), f"peak_pss_gib_{many}_images": round(large, 3),
+            "mib_per_distinct_image": round(per_image * 1024, 3),
+            "extrapolated_gta5_gib": round(large + per_image * (GTA5_IMAGES - many), 2)}
+    return result
 
 
 def main(out: Path, n_source: int = 160, workers: int = 4) -> dict:
