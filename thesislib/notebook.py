@@ -32,7 +32,7 @@ def setup(profile: str, data_root=None, exports_only: bool = False, results_path
     where = (f"{_short(lab.tables_dir)}" if lab.tables_dir == lab.figures_dir
              else f"{_short(lab.tables_dir)} and {_short(lab.figures_dir)}")
     if exports == THESIS:
-        note = "the thesis' exports (a `make reproduce` run)"
+        note = "the thesis' exports: a `make reproduce` run"
     elif results_path:
         note = "a sweep point, beside its results"
     else:
