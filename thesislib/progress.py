@@ -49,9 +49,10 @@ def describe(run_dir) -> str:
     return f"{base} · round {k}" + (" (teacher)" if k == 0 else "")
 
 
-def bar(run_dir, total: int, initial: int = 0, disable: bool = False):
-    """A progress bar for the run in `run_dir` (tqdm's update / set_postfix / close)."""
-    desc = describe(run_dir)
+def bar(run_dir, total: int, initial: int = 0, disable: bool = False, task: str | None = None):
+    """A progress bar for the run in `run_dir` (tqdm's update / set_postfix / close); `task` names a part
+    of the run other than its training ("pseudo-labels", "translating")."""
+    desc = describe(run_dir) + (f" · {task}" if task else "")
     if disable:
         return tqdm(total=total, initial=initial, desc=desc, disable=True)
     if _sink is not None:

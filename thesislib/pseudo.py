@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
+from thesislib import progress
 from thesislib.data.labels import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from thesislib.inference import batches, predict_probs
 from thesislib.io import atomic_write_json
@@ -59,10 +59,12 @@ def predict_pool(model, pool, out: Path, device, flip=True, batch_size=32, num_w
     shutil.rmtree(tmp, ignore_errors=True)
     model.eval()
     hist = np.zeros((NUM_CLASSES, BINS), dtype=np.int64)
+    shown = progress.bar(out.parent, total=len(pool), task="teacher predictions" if out.parent.name[:5] != "round"
+                         else "pseudo-labels")
     with ThreadPoolExecutor(4) as writers:
         pending = deque()
-        for images, _, names in tqdm(batches(pool, batch_size, device, num_workers),
-                                     total=-(-len(pool) // batch_size), desc="teacher", leave=False):
+        for images, _, names in batches(pool, batch_size, device, num_workers):
+            shown.update(len(names))
             conf, pred = predict_probs(model, images, flip).max(1)
             conf_u8 = (conf * (BINS - 1)).round().to(torch.uint8)
             hist += torch.bincount(pred.flatten() * BINS + conf_u8.flatten().long(),
@@ -73,6 +75,7 @@ def predict_pool(model, pool, out: Path, device, flip=True, batch_size=32, num_w
                 pending.popleft().result()
         for job in pending:
             job.result()
+    shown.close()
     np.save(tmp / "hist.npy", hist)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)

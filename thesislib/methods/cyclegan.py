@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
+from thesislib import progress
 from thesislib.data.check import check_data
 from thesislib.data.stream import step_loader
 from thesislib.engine import CHECKPOINT, Engine, Method, default_device
@@ -130,8 +130,10 @@ def translate_source(checkpoint, source_root, out_root, profile: Profile, batch_
     G = load_generator(checkpoint, profile).to(device)
     src = source_set(source_root, profile, train=False)
     source_root = Path(source_root)
-    for start in tqdm(range(0, len(src), batch_size), desc="translate", leave=False):
+    shown = progress.bar(out_root.parent, total=len(src), task="translating the source set")
+    for start in range(0, len(src), batch_size):
         idx = range(start, min(start + batch_size, len(src)))
+        shown.update(len(idx))
         images = torch.stack([src[i]["image"] for i in idx]).to(device)
         fake = ((G(images * 2 - 1) + 1) * 127.5).clamp(0, 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
         for i, img in zip(idx, fake):
@@ -139,6 +141,7 @@ def translate_source(checkpoint, source_root, out_root, profile: Profile, batch_
             Image.fromarray(img).save(tmp / "images" / name)
             label = Image.open(source_root / "labels" / name)
             label.resize((img.shape[1], img.shape[0]), Image.NEAREST).save(tmp / "labels" / name)
+    shown.close()
     check_data("gta5", tmp, progress=False)          # class statistics for rare-class sampling
     atomic_write_json(tmp / "done.json", {"images": len(src), "checkpoint": str(checkpoint)})
     shutil.rmtree(out_root, ignore_errors=True)
