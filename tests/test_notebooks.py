@@ -27,7 +27,7 @@ TABLES = ["table_4_1_datasets", "table_4_3_direct_transfer", "table_4_4_per_clas
 FIGURES = ["fig_samples", "fig_class_frequency", "fig_translation", "fig_direct_transfer", "fig_per_class_iou",
            "fig_self_training_rounds", "fig_pseudo_label_quality", "fig_predictions", "fig_data_dependency"]
 COMMON_PARAMETERS = {"profile": "default", "data_root": None, "exports_only": False, "results_path": None,
-                     "overrides": {}}
+                     "overrides": None}
 
 
 def read(path):
@@ -62,6 +62,9 @@ def test_notebook_is_committed_clean_and_parameterised(name):
     params = parameters_cell(nb)
     assert len(params) == 1 and params[0] is code[0], "the first code cell, and only it, is tagged `parameters`"
     values = assigned(params[0].source)
+    import papermill as pm
+    assert set(pm.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))) == set(values), \
+        "papermill must parse every parameter (a dict default followed by a comment defeats its parser)"
     for k, v in COMMON_PARAMETERS.items():
         assert k in values and values[k] == v, f"{name}: parameter {k} should default to {v!r}"
     assert nb.metadata["kernelspec"] == {"name": "thesislib", "display_name": "Python (thesislib)", "language": "python"}
