@@ -24,8 +24,10 @@ TEXT = {
     "seeds": {"en": "mean $\\pm$ std over {n} seeds ({seeds})", "ko": "시드 {n}개({seeds})의 평균 $\\pm$ 표준편차"},
     "seeds_mean": {"en": "mean of {n} seeds ({seeds})", "ko": "시드 {n}개({seeds})의 평균"},
     "one_seed": {"en": "one seed (seed {seed})", "ko": "시드 1개(시드 {seed})"},
-    "model": {"en": "DeepLabV3+ with a {encoder} encoder trained from scratch at {h}$\\times${w} pixels",
-              "ko": "{h}$\\times${w} 해상도에서 처음부터 학습한 {encoder} 인코더의 DeepLabV3+"},
+    "model": {"en": "DeepLabV3+ with a {encoder} encoder {init} at {h}$\\times${w} pixels",
+              "ko": "{h}$\\times${w} 해상도에서 {init} {encoder} 인코더의 DeepLabV3+"},
+    "init_scratch": {"en": "trained from scratch", "ko": "처음부터 학습한"},
+    "init_imagenet": {"en": "initialised from ImageNet weights and trained", "ko": "ImageNet 가중치로 초기화해 학습한"},
     "model_short": {"en": "DeepLabV3+ {encoder}, {h}$\\times${w}", "ko": "DeepLabV3+ {encoder}, {h}$\\times${w}"},
     "data_embedded": {
         "en": "the synthetic stand-in data sets in the layout of GTA5 and Cityscapes",

@@ -125,7 +125,8 @@ class Context:
         self.seeds = [int(s) for s in (seeds.split(",") if isinstance(seeds, str) else seeds)]
         h, w = self.profile.image_hw
         enc = re.sub(r"resnet(\d+)", r"ResNet-\1", self.profile.encoder)
-        self.model = T.t("model", lang, encoder=enc, h=h, w=w)
+        init = T.t("init_imagenet" if self.profile.encoder_weights == "imagenet" else "init_scratch", lang)
+        self.model = T.t("model", lang, encoder=enc, init=init, h=h, w=w)
         self.model_short = T.t("model_short", lang, encoder=enc, h=h, w=w)
         lh, lw = self.profile.world_hw if self.embedded else (1024, 2048)
         self.protocol_ours = T.t("protocol_ours", lang, h=h, w=w, lh=lh, lw=lw)
