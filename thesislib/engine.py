@@ -3,7 +3,8 @@
 A method owns its modules, optimizers and one `training_step`; the engine owns everything else:
 device, bf16 autocast and channels_last on CUDA, optional torch.compile, DDP under torchrun,
 LR schedule, gradient clipping, per-step reseeding (so a resumed run is bit-identical on CPU),
-atomic checkpoints + resume, NaN detection, a progress bar (thesislib.progress: named in words, drawn by
+atomic checkpoints + resume, NaN detection (losses are read from the device only at log and checkpoint
+steps, so the other steps never wait on the host), a progress bar (thesislib.progress: named in words, drawn by
 the parent process for side-by-side runs) and a JSONL log.
 """
 import json
