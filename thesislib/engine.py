@@ -3,7 +3,8 @@
 A method owns its modules, optimizers and one `training_step`; the engine owns everything else:
 device, bf16 autocast and channels_last on CUDA, optional torch.compile, DDP under torchrun,
 LR schedule, gradient clipping, per-step reseeding (so a resumed run is bit-identical on CPU),
-atomic checkpoints + resume, NaN detection, a progress bar (thesislib.progress: named in words, drawn by
+atomic checkpoints + resume, NaN detection (losses are read from the device only at log and checkpoint
+steps, so the other steps never wait on the host), a progress bar (thesislib.progress: named in words, drawn by
 the parent process for side-by-side runs) and a JSONL log.
 """
 import json
@@ -208,26 +209,26 @@ class Engine:
         bar = progress.bar(self.out, total=cfg.steps, initial=start, disable=not (cfg.progress and self.main))
         for m in method.modules.values():
             m.train()
-        step = start
+        step, unread = start, []        # the losses of the steps since the host last read them
         for step, batch in zip(range(start, cfg.steps), make_loader(start)):
             reseed(cfg.seed, step)
             factor = lr_factor(cfg.lr_schedule, step, cfg.steps, cfg.decay_start)
             for opt in method.optimizers.values():
                 for g in opt.param_groups:
                     g["lr"] = g["initial_lr"] * factor
-            losses = {k: float(v.detach() if torch.is_tensor(v) else v)
-                      for k, v in method.training_step(self.to_device(batch), self).items()}
-            bad = [k for k, v in losses.items() if not math.isfinite(v)]
-            if bad:
-                raise TrainingDiverged(
-                    f"{self.out}: loss {bad[0]} = {losses[bad[0]]} at step {step}; stopped. The last good "
-                    f"checkpoint ({self.out / CHECKPOINT}) is kept: lower the learning rate or check the data.")
-            if self.main and (step % cfg.log_every == 0 or step == cfg.steps - 1):
+            unread.append((step, {k: v.detach() if torch.is_tensor(v) else v
+                                  for k, v in method.training_step(self.to_device(batch), self).items()}))
+            bar.update(1)
+            logged = step % cfg.log_every == 0 or step == cfg.steps - 1
+            saving = (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps
+            if not (logged or saving):
+                continue                # no host sync: the GPU runs ahead
+            losses, unread = self._read_losses(unread), []
+            if self.main and logged:
                 log.write(json.dumps({"step": step, "lr_factor": round(factor, 6), **losses}) + "\n")
                 log.flush()
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
-            bar.update(1)
-            if (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
+            if saving:
                 self._save(method, step + 1, time.time() - t0)
         bar.close()
         elapsed = time.time() - t0
@@ -242,6 +243,18 @@ class Engine:
             dist.barrier()
         log.close()
         return metrics
+
+    def _read_losses(self, unread: list[tuple[int, dict]]) -> dict:
+        """The last step's losses as floats, read from the device only at log and checkpoint steps (one
+        sync); a NaN/inf in any step since the last read stops the run before a checkpoint could hold it."""
+        for step, losses in unread:
+            values = {k: float(v) for k, v in losses.items()}
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                raise TrainingDiverged(
+                    f"{self.out}: loss {bad[0]} = {values[bad[0]]} at step {step}; stopped. The last good "
+                    f"checkpoint ({self.out / CHECKPOINT}) is kept: lower the learning rate or check the data.")
+        return values
 
     def _check_config(self, config: dict | None) -> None:
         if config is None or not self.main:

@@ -1,7 +1,10 @@
-"""Atomic file writes: a reader never sees a half-written output."""
+"""Atomic file writes: a reader never sees a half-written output; a bounded pool of writer threads."""
+import contextlib
 import json
 import os
 import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -25,3 +28,19 @@ def atomic_save_image(image, path: str | Path, **save_kwargs) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     image.save(tmp, format=save_kwargs.pop("format", "PNG"), **save_kwargs)
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def writer_pool(threads: int = 4, max_pending: int = 64):
+    """`submit(fn, *args)` runs fn (a PNG write) in one of `threads` threads while the caller goes on
+    (PIL's encoders release the GIL); at most `max_pending` writes wait, so memory stays bounded. A
+    failed write raises in the caller."""
+    pending = deque()
+    with ThreadPoolExecutor(threads) as pool:
+        def submit(fn, *args):
+            pending.append(pool.submit(fn, *args))
+            while len(pending) > max_pending:
+                pending.popleft().result()
+        yield submit
+        while pending:
+            pending.popleft().result()

@@ -9,8 +9,6 @@ reads every PNG under the results folder). Score them with the unmodified offici
     CITYSCAPES_DATASET=ROOT/cityscapes CITYSCAPES_RESULTS=DIR/labelIds csEvalPixelLevelSemanticLabeling
 """
 import json
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from tqdm.auto import tqdm
 from thesislib.data.labels import CLASS_IDS, colorize
 from thesislib.engine import CHECKPOINT, default_device
 from thesislib.inference import PROTOCOL, batches, predict_full
-from thesislib.io import atomic_save_image, atomic_write_json
+from thesislib.io import atomic_save_image, atomic_write_json, writer_pool
 from thesislib.methods.common import target_set
 from thesislib.methods.self_training import load_segmenter
 from thesislib.metrics import ConfusionMatrix
@@ -76,8 +74,7 @@ def predict_split(run, data_root, split: str, out, profile: Profile | None = Non
     data = target_set(data_root, profile, split, native_labels=True)
     labeled = all(p.labeled for p in data.pairs)
     cm = ConfusionMatrix()
-    with ThreadPoolExecutor(4) as writers:
-        pending = deque()                                  # at most 4 batches of predictions wait for a writer
+    with writer_pool(max_pending=4 * batch_size) as write:
         for images, masks, names in tqdm(batches(data, batch_size, device, num_workers=profile.num_workers),
                                          total=-(-len(data) // batch_size), desc=f"predict {split}",
                                          disable=not progress):
@@ -86,12 +83,7 @@ def predict_split(run, data_root, split: str, out, profile: Profile | None = Non
             for pred, mask, name in zip(preds, masks, names):
                 if labeled:
                     cm.update(pred, mask)
-                pending.append(writers.submit(_write, pred.to(torch.uint8).cpu().numpy(), data.root / name,
-                                              Path(name).name, out))
-            while len(pending) > 4 * batch_size:
-                pending.popleft().result()                 # a failed write raises here
-        for job in pending:
-            job.result()
+                write(_write, pred.to(torch.uint8).cpu().numpy(), data.root / name, Path(name).name, out)
     result = {"images": len(data), "out": str(out), "protocol": PROTOCOL}
     if labeled:
         result.update(cm.summary())

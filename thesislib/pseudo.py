@@ -10,7 +10,6 @@ Li et al. 2019).
 import json
 import os
 import shutil
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from PIL import Image
 from thesislib import progress
 from thesislib.data.labels import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES
 from thesislib.inference import batches, predict_probs
-from thesislib.io import atomic_write_json
+from thesislib.io import atomic_write_json, writer_pool
 
 BINS = 256  # confidences are stored as uint8 (conf * 255)
 
@@ -61,8 +60,7 @@ def predict_pool(model, pool, out: Path, device, flip=True, batch_size=32, num_w
     hist = np.zeros((NUM_CLASSES, BINS), dtype=np.int64)
     shown = progress.bar(out.parent, total=len(pool), task="teacher predictions" if out.parent.name[:5] != "round"
                          else "pseudo-labels")
-    with ThreadPoolExecutor(4) as writers:
-        pending = deque()
+    with writer_pool() as write:
         for images, _, names in batches(pool, batch_size, device, num_workers):
             shown.update(len(names))
             conf, pred = predict_probs(model, images, flip).max(1)
@@ -70,11 +68,8 @@ def predict_pool(model, pool, out: Path, device, flip=True, batch_size=32, num_w
             hist += torch.bincount(pred.flatten() * BINS + conf_u8.flatten().long(),
                                    minlength=NUM_CLASSES * BINS).reshape(NUM_CLASSES, BINS).cpu().numpy()
             for n, p, c in zip(names, pred.to(torch.uint8).cpu().numpy(), conf_u8.cpu().numpy()):
-                pending += [writers.submit(_png, tmp / "pred" / n, p), writers.submit(_png, tmp / "conf" / n, c)]
-            while len(pending) > 4 * batch_size:
-                pending.popleft().result()
-        for job in pending:
-            job.result()
+                write(_png, tmp / "pred" / n, p)
+                write(_png, tmp / "conf" / n, c)
     shown.close()
     np.save(tmp / "hist.npy", hist)
     shutil.rmtree(out, ignore_errors=True)

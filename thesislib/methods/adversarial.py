@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from thesislib.losses import GANLoss
-from thesislib.methods.common import SegMethod, fit_two_domain, split_domains, target_set
+from thesislib.methods.common import SegMethod, fit_two_domain, split_domains
 from thesislib.methods.cyclegan import set_requires_grad
 from thesislib.models.discriminators import FeatureDiscriminator, OutputDiscriminator
 from thesislib.profiles import Profile

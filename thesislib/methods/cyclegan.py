@@ -12,7 +12,8 @@ from thesislib import progress
 from thesislib.data.check import check_data
 from thesislib.data.stream import step_loader
 from thesislib.engine import CHECKPOINT, Engine, Method, default_device
-from thesislib.io import atomic_write_json
+from thesislib.inference import batches
+from thesislib.io import atomic_write_json, writer_pool
 from thesislib.losses import GANLoss, cycle_loss, identity_loss
 from thesislib.methods.common import engine_config, source_set, target_set
 from thesislib.models.cyclegan import ImagePool, define_D, define_G
@@ -115,6 +116,12 @@ def load_generator(checkpoint, profile: Profile, name: str = "G_A"):
     return G.eval()
 
 
+def _save_translated(image, label_file: Path, out: Path) -> None:
+    """A translated image and its source label, resized (nearest) to match, in the GTA5 layout."""
+    Image.fromarray(image).save(out / "images" / label_file.name)
+    Image.open(label_file).resize(image.shape[1::-1], Image.NEAREST).save(out / "labels" / label_file.name)
+
+
 @torch.no_grad()
 def translate_source(checkpoint, source_root, out_root, profile: Profile, batch_size: int = 16) -> Path:
     """Translate every whole source image at the working resolution `image_hw` with G_A (fully
@@ -129,18 +136,13 @@ def translate_source(checkpoint, source_root, out_root, profile: Profile, batch_
     device = default_device()
     G = load_generator(checkpoint, profile).to(device)
     src = source_set(source_root, profile, train=False)
-    source_root = Path(source_root)
     shown = progress.bar(out_root.parent, total=len(src), task="translating the source set")
-    for start in range(0, len(src), batch_size):
-        idx = range(start, min(start + batch_size, len(src)))
-        shown.update(len(idx))
-        images = torch.stack([src[i]["image"] for i in idx]).to(device)
-        fake = ((G(images * 2 - 1) + 1) * 127.5).clamp(0, 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-        for i, img in zip(idx, fake):
-            name = Path(src.names[i]).name
-            Image.fromarray(img).save(tmp / "images" / name)
-            label = Image.open(source_root / "labels" / name)
-            label.resize((img.shape[1], img.shape[0]), Image.NEAREST).save(tmp / "labels" / name)
+    with writer_pool() as write:            # loader workers decode, the GPU translates, threads write PNGs
+        for images, _, names in batches(src, batch_size, device, profile.num_workers):
+            fake = ((G(images * 2 - 1) + 1) * 127.5).clamp(0, 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+            for name, img in zip(names, fake):
+                write(_save_translated, img, Path(source_root) / "labels" / Path(name).name, tmp)
+            shown.update(len(names))
     shown.close()
     check_data("gta5", tmp, progress=False)          # class statistics for rare-class sampling
     atomic_write_json(tmp / "done.json", {"images": len(src), "checkpoint": str(checkpoint)})

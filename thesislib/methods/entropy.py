@@ -1,6 +1,6 @@
 """Entropy minimisation (ADVENT MinEnt, Vu et al. 2019): supervised on source, low-entropy predictions on target."""
 from thesislib.losses import entropy_loss
-from thesislib.methods.common import SegMethod, fit_two_domain, split_domains, target_set
+from thesislib.methods.common import SegMethod, fit_two_domain, split_domains
 from thesislib.profiles import Profile
 
 

@@ -2,7 +2,7 @@
 image's, then train on the stylised source. A cheap input-level baseline."""
 import torch
 
-from thesislib.methods.common import SegMethod, fit_two_domain, split_domains, target_set
+from thesislib.methods.common import SegMethod, fit_two_domain, split_domains
 from thesislib.profiles import Profile
 
 
