@@ -249,7 +249,7 @@ class PseudoLabeled(Dataset):
 
 
 class Relabeled(Dataset):
-    """The images of `images` with the masks of `labels` (full resolution), matched by item name: a
+    """The images of `images` with the masks of `labels` (native_labels: full resolution), matched by name: a
     translated copy of a set scored against the original labels, never resized ones."""
 
     def __init__(self, images: SegmentationSet, labels: SegmentationSet):
@@ -268,6 +268,4 @@ class Relabeled(Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int) -> dict:
-        pair = self.labels.pairs[self._label_of[i]]
-        mask = to_train_ids(np.array(self.labels._decode(pair.label, lambda f: open_label(f).copy())))
-        return {**self.images[i], "mask": torch.from_numpy(mask).long()}
+        return {**self.images[i], "mask": torch.from_numpy(self.labels.mask(self._label_of[i])).long()}
