@@ -59,3 +59,13 @@ def test_sizes_for_profiles():
 def test_unknown_config_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown bench config"):
         bench.run(tmp_path / "b.json", sizes=bench.Sizes(configs=("fp16",)), device="cpu")
+
+
+def test_paper_profile_bench_needs_no_pretrained_weights(tmp_path, monkeypatch, one_thread):
+    """The paper profile starts from ImageNet weights; its throughput benchmark must run without them
+    (an offline GPU machine with an empty torch cache, as seen on an H200)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-cache"))
+    out = tmp_path / "bench.json"
+    assert bench.main(out, "paper", sizes=TINY, device="cpu") == 0
+    fp32 = json.loads(out.read_text())["models"]["deeplabv3plus"]["configs"]["fp32_eager"]
+    assert "error" not in fp32 and fp32["images_per_s"] > 0

@@ -61,6 +61,37 @@ def test_class_weighting_and_rare_class_sampling_run(world, tmp_path):
     _valid(m)
 
 
+def test_class_balancing_uses_the_training_sets_own_labels(world, tmp_path):
+    from thesislib.methods.common import class_weights_for, item_class_counts, subset_fraction, target_set
+    train = target_set(world, SMOKE, "train", train=True)
+    half = subset_fraction(train, 0.5)
+    counts = item_class_counts(half, world / "cityscapes")
+    assert counts.shape == (len(half), 19)
+    assert counts.sum(0).tolist() != item_class_counts(train, world / "cityscapes").sum(0).tolist()
+    w = class_weights_for(half, world / "cityscapes", True)
+    assert w.shape == (19,) and abs(float(w.mean()) - 1) < 1e-5
+    m = train_supervised(world, tmp_path, SMOKE, source="cityscapes", fraction=0.5, class_weighting=True,
+                         rare_class_sampling=True, progress=False)       # the oracle can balance classes too
+    _valid(m)
+
+
+def test_adaptation_from_the_teacher_starts_from_its_weights(world, translated, tmp_path):
+    """With lr 0 an adapted model keeps its start: the teacher's parameters, not a fresh init."""
+    root = translated[0] / "translated"
+    teacher = train_supervised(world, tmp_path / "teacher", SMOKE, source_root=root, progress=False)
+    frozen = get_profile("smoke", lr=0.0)
+    m = train_entropy(world, tmp_path / "ent", frozen, source_root=root, init=tmp_path / "teacher" / "checkpoint.pt",
+                      split_batch=True, progress=False)
+    _valid(m)
+    config = json.loads((tmp_path / "ent" / "config.json").read_text())
+    assert config["batch_sizes"] == [SMOKE.batch_size // 2] * 2 and config["init"].endswith("checkpoint.pt")
+    start = torch.load(tmp_path / "teacher" / "checkpoint.pt", weights_only=True)["modules"]["seg"]
+    end = torch.load(tmp_path / "ent" / "checkpoint.pt", weights_only=True)["modules"]["seg"]
+    weights = [k for k in start if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert weights and all(torch.equal(start[k], end[k]) for k in weights)
+    assert teacher["steps"] == SMOKE.steps
+
+
 def test_cyclegan_translates_the_source_set_in_gta5_layout(world, translated):
     out, metrics = translated
     images = sorted(os.listdir(out / "translated" / "images"))

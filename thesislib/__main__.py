@@ -58,6 +58,8 @@ def cmd_train(a):
         raise SystemExit(f"error: --data-root {a.data_root} must hold gta5/ and cityscapes/ "
                          "(create the embedded world with `thesislib world --out DIR`)")
     from thesislib import experiments as ex
+    from thesislib.data.check import ensure_checked
+    ensure_checked(a.data_root)                       # class balancing reads the per-image class counts
     fn, fixed = {
         "source_only": (ex.train_supervised, {"source": "gta5"}),
         "oracle": (ex.train_supervised, {"source": "cityscapes"}),

@@ -79,7 +79,7 @@ def sizes_for(profile_name: str, cuda: bool) -> Sizes:
     if cuda and profile_name == "default":
         profile_name = "paper"
     p = get_profile(profile_name)
-    s = Sizes(encoder=p.encoder, decoder_channels=p.decoder_channels, seg_hw=tuple(p.image_hw),
+    s = Sizes(encoder=p.encoder, decoder_channels=p.decoder_channels, seg_hw=tuple(p.crop_hw or p.image_hw),
               seg_batch=p.batch_size, gan_hw=tuple(p.gan_hw), gan_ngf=p.gan_ngf, gan_blocks=p.gan_blocks,
               gan_ndf=p.gan_ndf, gan_batches=(p.gan_batch_size,),
               configs=("fp32_eager", "bf16_cl"), skipped={"bf16_cl_compile": CPU_COMPILE_SKIP})
@@ -115,7 +115,9 @@ class _BenchEngine(Engine):
 # ---- the two workloads ---------------------------------------------------------------------------
 def _seg_workload(s: Sizes, profile_name: str):
     from thesislib.methods.supervised import Supervised
-    profile = dataclasses.replace(get_profile(profile_name), encoder=s.encoder, decoder_channels=s.decoder_channels)
+    # throughput does not depend on the weights' values: random init, so no pretrained file is needed
+    profile = dataclasses.replace(get_profile(profile_name), encoder=s.encoder, decoder_channels=s.decoder_channels,
+                                  encoder_weights=None)
     h, w = s.seg_hw
 
     def make_method():

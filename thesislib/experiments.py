@@ -19,7 +19,7 @@ from torch.utils.data import Subset
 
 from thesislib import progress
 from thesislib.cache import StageCache, StageMissing, params_hash
-from thesislib.data.check import check_data
+from thesislib.data.check import ensure_checked
 from thesislib.data.common import Relabeled
 from thesislib.engine import CHECKPOINT, default_device
 from thesislib.inference import evaluate
@@ -32,7 +32,7 @@ from thesislib.methods.fda import train_fda
 from thesislib.methods.self_training import load_segmenter, train_self_training
 from thesislib.methods.supervised import train_supervised
 from thesislib.notebook import THESIS
-from thesislib.paths import build_root, check_file
+from thesislib.paths import build_root
 from thesislib.profiles import get_profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ STAGE_NAMES = {"source_only": "source only", "oracle": "oracle", "cyclegan": "Cy
                "fda": "FDA", "adversarial_output": "output-level adversarial",
                "adversarial_feature": "feature-level adversarial", "entropy": "entropy minimisation",
                "self_training": "self-training"}
-_UNNAMED = {"seed", "source", "source_root", "teacher", "level"}   # said by the stage name, or paths
+_UNNAMED = {"seed", "source", "source_root", "teacher", "level", "init", "split_batch"}   # said by the stage name, or paths
 
 
 class Lab:
@@ -76,9 +76,7 @@ class Lab:
             from thesislib.data import world
             with progress.drawn_here(world):          # its text bar as a widget in Jupyter
                 world.write_world(self.data_root, self.profile.name)
-        for kind, root in (("gta5", self.data_root / "gta5"), ("cityscapes", self.data_root / "cityscapes")):
-            if not check_file(root).exists():
-                check_data(kind, root, progress=False)
+        ensure_checked(self.data_root)
         return self.data_root
 
     @property
@@ -151,19 +149,25 @@ class Lab:
     def fda(self, seed=0, beta=0.01):
         return self._run("fda", train_fda, seed=seed, beta=beta)
 
+    def teacher(self, seed=0) -> str:
+        """The checkpoint of the translated-source model of `seed`: the self-training teacher, and where the
+        adversarial and entropy baselines start (each adapts it for `adapt_steps` half-and-half batches)."""
+        return str(Path(self.translated(seed)["run_dir"]) / CHECKPOINT)
+
     def adversarial(self, level="output", seed=0, **kw):
         root = self.cyclegan()["translated_root"]
-        return self._run(f"adversarial_{level}", train_adversarial, seed=seed, level=level, source_root=root, **kw)
+        return self._run(f"adversarial_{level}", train_adversarial, seed=seed, level=level, source_root=root,
+                         init=self.teacher(seed), split_batch=True, **kw)
 
     def entropy(self, seed=0, **kw):
         root = self.cyclegan()["translated_root"]
-        return self._run("entropy", train_entropy, seed=seed, source_root=root, **kw)
+        return self._run("entropy", train_entropy, seed=seed, source_root=root, init=self.teacher(seed), split_batch=True,
+                         **kw)
 
     def self_training(self, seed=0, **kw):
         """The proposed method; the teacher is the translated-source model of the same seed."""
-        teacher = Path(self.translated(seed)["run_dir"]) / CHECKPOINT
         root = self.cyclegan()["translated_root"]
-        return self._run("self_training", train_self_training, seed=seed, source_root=root, teacher=str(teacher), **kw)
+        return self._run("self_training", train_self_training, seed=seed, source_root=root, teacher=self.teacher(seed), **kw)
 
     def semi_supervised(self, fraction, seed=0, rounds=1, **kw):
         """Synthetic teacher + self-training with a labeled fraction of target-train images."""

@@ -23,10 +23,12 @@ class Profile:
     encoder: str = "resnet18"
     encoder_weights: str | None = None       # "imagenet" (torch cache, see models/segmentation.py) | None: from scratch
     decoder_channels: int = 128
-    image_hw: tuple[int, int] = (64, 128)   # loaders resize every image to this
+    image_hw: tuple[int, int] = (96, 192)   # loaders resize every image to this; whole images are predicted at it
+    crop_hw: tuple[int, int] | None = (64, 128)   # training crops of the (scale-jittered) image_hw images; None: image_hw
     batch_size: int = 8
-    lr: float = 1e-3
+    lr: float = 3e-3
     steps: int = 400                         # supervised training steps
+    class_weighting: bool = True             # class-balanced cross-entropy (1/sqrt(frequency) of the training labels)
     # CycleGAN
     gan_hw: tuple[int, int] = (64, 128)
     gan_ngf: int = 16
@@ -35,14 +37,14 @@ class Profile:
     gan_steps: int = 2500
     gan_batch_size: int = 1
     # adaptation and self-training
-    adapt_steps: int = 400
+    adapt_steps: int = 300                   # adversarial / entropy: steps from the teacher (half-and-half batches)
     st_rounds: int = 2
     st_steps: int = 300
     st_real_share: tuple[float, ...] = (0.3, 0.6)
     st_pool: str = "train"                   # target splits pseudo-labeled: train | train+extra
     # experiments
     seeds: tuple[int, ...] = (0, 1, 2)
-    fractions: tuple[float, ...] = (1 / 8, 1 / 2, 1.0)
+    fractions: tuple[float, ...] = (1 / 64, 1 / 16, 1.0)
     eval_source_images: int | None = 1000    # source sets scored by target-trained models (evenly spaced; None: all)
     num_workers: int = 0
     ram_cache_mb: int = 1024                 # decoded, resized images kept in RAM, all loader workers together
@@ -52,7 +54,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", n_source=24, n_train=12, n_extra=16, n_val=8, world_hw=(64, 128),
-        encoder="resnet18", decoder_channels=32, image_hw=(32, 64), batch_size=4, steps=6,
+        encoder="resnet18", decoder_channels=32, image_hw=(32, 64), crop_hw=None, batch_size=4, steps=6,
         gan_hw=(32, 64), gan_ngf=4, gan_blocks=1, gan_ndf=8, gan_steps=6, adapt_steps=6,
         st_rounds=2, st_steps=6, st_real_share=(0.25, 0.5), seeds=(0,), fractions=(0.5, 1.0),
         ckpt_every=3,
@@ -60,12 +62,12 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(name="default"),
     "large": Profile(
         name="large", n_source=5000, n_train=1000, n_extra=5000, n_val=500, world_hw=(512, 1024),
-        image_hw=(128, 256), steps=2000, gan_hw=(128, 256), gan_ndf=64, gan_steps=4000, adapt_steps=2000, st_rounds=3,
+        image_hw=(192, 384), crop_hw=(128, 256), steps=2000, gan_hw=(128, 256), gan_ndf=64, gan_steps=4000, adapt_steps=2000, st_rounds=3,
         st_steps=1500, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra", fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0),
     ),
     "paper": Profile(
         name="paper", world_hw=(512, 1024), encoder="resnet50", encoder_weights="imagenet", decoder_channels=256,
-        image_hw=(512, 1024),
+        image_hw=(512, 1024), crop_hw=None,
         batch_size=8, lr=1e-3, steps=40000, gan_hw=(256, 512), gan_ngf=64, gan_blocks=9, gan_ndf=64, gan_steps=100000,
         adapt_steps=40000, st_rounds=3, st_steps=20000, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra",
         fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8, ram_cache_mb=0, eval_source_images=None,

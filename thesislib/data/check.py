@@ -58,6 +58,15 @@ def _scan(pair: Pair) -> tuple[str | None, str | None, tuple | None, np.ndarray 
     return None, None, size, np.bincount(ID_TO_TRAIN, weights=hist, minlength=256)[:NUM_CLASSES].astype(np.int64), unknown
 
 
+def ensure_checked(data_root) -> None:
+    """Write the check-data statistics of `data_root`/gta5 and `data_root`/cityscapes where they are missing
+    (class balancing and rare-class sampling read them; a read-only root gets them under build/checks/)."""
+    for kind in ("gta5", "cityscapes"):
+        root = Path(data_root) / kind
+        if not check_file(root).exists():
+            check_data(kind, root, progress=False)
+
+
 def check_data(kind: str, root, out=None, progress: bool = True, workers: int | None = None) -> dict:
     """Scan a `kind` ("gta5" or "cityscapes", all splits present) dataset at `root`; write the JSON to
     `out` (default ROOT/thesislib-check.json, or the build folder for a read-only root: see

@@ -28,7 +28,7 @@ from cityscapesscripts.helpers.labels import labels as _CS_LABELS
 from thesislib.data.labels import CLASS_IDS, CLASS_NAMES, NUM_CLASSES, label_id_palette, to_train_ids
 from thesislib.profiles import get_profile
 
-VERSION = 3                                       # 3: *_gtFine_instanceIds.png beside the labels
+VERSION = 4                                       # 4: thicker thin objects, textured source, concrete walls; 3: instanceIds
 ID = dict(zip(CLASS_NAMES, CLASS_IDS))          # class name -> Cityscapes label id
 UNLABELED, EGO, STATIC, GROUND = 0, 1, 4, 6      # void ids (train id 255)
 CITIES = {
@@ -40,6 +40,9 @@ _CODES = {("source", "images"): 0, ("target", "train"): 1, ("target", "val"): 2,
 # two of these are guaranteed in every image (cycling with the index), so every split holds all classes
 _RARE = ("rider", "train", "motorcycle", "bus", "truck", "bicycle", "wall", "fence", "terrain", "traffic light")
 Z_NEAR = 1.0                                      # nearest depth drawn (metres)
+# widths (metres) of the thin parts: a pole stays >= 2 px wide to ~35 m at 128x256, a bicycle frame is not
+# sub-pixel (Cityscapes' polygons, too, cover a bicycle's outline rather than its tubes)
+WIDTH = dict(pole=0.32, arm=0.16, torso=0.42, leg=0.2, arm_limb=0.12, frame=0.1, rim=0.12, stem=0.1)
 
 # texture kinds; photo textures: (scikit-image photo, mapped on the ground plane?, texels per metre
 # (ground) or per pixel at height 256 (screen), contrast)
@@ -69,19 +72,21 @@ class Style:
     tree_p: float           # chance of a row of trees on a side
     n: dict                 # expected number of each object kind per image
     vehicle_scale: float
+    texture: float          # contrast of the photo textures in a non-photographic rendering (0: flat colours)
+    grade: float            # share of the target camera's colour grade in a non-photographic rendering
     paint_sat: tuple        # saturation of instance paints (cars, clothing)
     grey_share: float       # share of grey/white/black instance paints
     palette: dict           # surface -> RGB (or a list to pick from)
     photographic: bool      # render with photo textures and camera effects
 
 
-SOURCE = Style(   # GTA5-like: US city, higher and wider camera, wide roads, trucks, few pedestrians
-    horizon=(0.36, 0.44), cam_height=(1.8, 2.4), focal=(0.8, 1.0), road_half=(5.5, 9.0), sidewalk=(1.5, 3.0),
-    building=(10, 45), sides=dict(building=0.4, greenery=0.3, wall=0.1, fence=0.12, street=0.08),
-    terrain_p=0.6, verge_p=0.0, tree_p=0.35,
-    n=dict(moving=3.0, parked=1.5, truck=0.7, bus=0.15, train=0.03, person=2.0, rider=0.3, moto_share=0.7,
-           bike=0.2, moto=0.3, bin=0.5, pole_gap=(14, 30)),
-    vehicle_scale=1.12, paint_sat=(0.55, 1.0), grey_share=0.15, photographic=False,
+SOURCE = Style(   # GTA5-like: US city, higher and wider camera, wider roads, more trucks, fewer pedestrians
+    horizon=(0.39, 0.47), cam_height=(1.45, 1.9), focal=(0.9, 1.15), road_half=(4.5, 7.5), sidewalk=(2.0, 4.5),
+    building=(10, 35), sides=dict(building=0.4, greenery=0.3, wall=0.1, fence=0.12, street=0.08),
+    terrain_p=0.6, verge_p=0.3, tree_p=0.35,
+    n=dict(moving=2.5, parked=3.0, truck=0.4, bus=0.15, train=0.06, person=4.0, rider=0.6, moto_share=0.5,
+           bike=0.6, moto=0.25, bin=0.6, pole_gap=(11, 25)),
+    vehicle_scale=1.12, texture=1.0, grade=0.5, paint_sat=(0.55, 1.0), grey_share=0.15, photographic=False,
     palette=dict(
         sky=[(95, 160, 240), (130, 185, 245), (175, 205, 240), (205, 215, 235)], cloud=(245, 248, 255), road=(70, 70, 78),
         lane=(240, 205, 30), sidewalk=(185, 170, 150), terrain=(160, 160, 70), vegetation=(50, 145, 50),
@@ -97,12 +102,12 @@ TARGET = Style(   # Cityscapes-like: European city, camera behind the windscreen
     terrain_p=0.45, verge_p=0.6, tree_p=0.5,
     n=dict(moving=2.0, parked=5.0, truck=0.15, bus=0.12, train=0.12, person=8.0, rider=1.2, moto_share=0.25,
            bike=1.5, moto=0.15, bin=0.8, pole_gap=(9, 20)),
-    vehicle_scale=1.0, paint_sat=(0.15, 0.5), grey_share=0.6, photographic=True,
+    vehicle_scale=1.0, texture=1.0, grade=1.0, paint_sat=(0.15, 0.5), grey_share=0.6, photographic=True,
     palette=dict(
         sky=(205, 212, 222), cloud=(225, 228, 232), road=(88, 86, 90), lane=(215, 215, 210), sidewalk=(150, 132, 138),
         terrain=(150, 140, 90), vegetation=(72, 98, 52), trunk=(70, 60, 50),
         building=[(150, 140, 125), (175, 165, 150), (120, 112, 108), (160, 120, 100), (190, 185, 175)],
-        glass=(45, 50, 55), wall=(190, 186, 176), fence=(115, 118, 105), pole=(105, 105, 100), light=(35, 35, 30),
+        glass=(45, 50, 55), wall=(128, 134, 140), fence=(115, 118, 105), pole=(105, 105, 100), light=(35, 35, 30),
         sign=[(170, 45, 45), (40, 75, 150), (200, 200, 195)], sign_inner=(215, 215, 210), skin=(190, 150, 125),
         tyre=(30, 30, 30), train=[(200, 60, 50), (215, 200, 120), (210, 210, 205)], static=(70, 70, 65),
         ground=(120, 110, 100), unlabeled=(90, 90, 90), hood=(30, 32, 36)),
@@ -472,10 +477,10 @@ def _figure(p, x, z, hip, shoulder, head, feet, hands, lid, helmet=None):
     """A human figure in the plane at depth z from its joints ((dx, dy) metres)."""
     skin, top, bottom = p.new(p.colour("skin")), p.new(p.paint()), p.new(p.paint())
     for foot in feet:
-        p.limb(x, z, hip, foot, 0.15, lid, bottom)
-    p.limb(x, z, hip, shoulder, 0.36, lid, top)
+        p.limb(x, z, hip, foot, WIDTH["leg"], lid, bottom)
+    p.limb(x, z, hip, shoulder, WIDTH["torso"], lid, top)
     for hand in hands:
-        p.limb(x, z, (shoulder[0], shoulder[1] - 0.05), hand, 0.09, lid, top)
+        p.limb(x, z, (shoulder[0], shoulder[1] - 0.05), hand, WIDTH["arm_limb"], lid, top)
     p.disc(x + head[0], z, head[1], 0.11, 0.13, lid, skin)
     rx, ry, rgb = (0.11, 0.08, p.paint() * 0.4) if helmet is None else (0.14, 0.13, helmet)   # hair or helmet
     p.disc(x + head[0], z, head[1] + 0.05, rx, ry, lid, p.new(rgb))
@@ -505,12 +510,12 @@ def _two_wheeler(p, x, z, moto, d=None):
     else:
         tyre = p.new(p.colour("tyre"))
         for wx in (-base, base):
-            p.disc(x + d * wx, z, r, r, r, lid, tyre, ring=0.05)
+            p.disc(x + d * wx, z, r, r, r, lid, tyre, ring=WIDTH["rim"])
         joints = {"R": (-0.52, 0.34), "B": (-0.05, 0.32), "S": (-0.2, 0.88), "H": (0.38, 0.92), "F": (0.52, 0.34)}
         for a, b in ("RB", "BS", "SR", "SH", "BH", "HF"):
             (ax, ay), (bx, by) = joints[a], joints[b]
-            p.limb(x, z, (d * ax, ay), (d * bx, by), 0.05, lid, frame)
-    p.limb(x, z, (d * 0.42, 0.9), (d * 0.42, 1.05), 0.06, lid, frame)   # handlebar stem
+            p.limb(x, z, (d * ax, ay), (d * bx, by), WIDTH["frame"], lid, frame)
+    p.limb(x, z, (d * 0.42, 0.9), (d * 0.42, 1.05), WIDTH["stem"], lid, frame)   # handlebar stem
     return d
 
 
@@ -526,14 +531,14 @@ def _pole(p, x, z, kind, sign):
     """A pole carrying a traffic sign, a traffic light, a lamp, or an arm with a hanging light."""
     k = p.new(p.colour("pole"))
     h = p.rng.uniform(3.0, 4.2) if kind in ("sign", "light") else p.rng.uniform(5.5, 8.0)
-    p.limb(x, z, (0, 0), (0, h), 0.25, ID["pole"], k)
+    p.limb(x, z, (0, 0), (0, h), WIDTH["pole"], ID["pole"], k)
     if kind == "sign":
         _sign(p, x, z, h - p.rng.uniform(0.1, 0.6))
     elif kind == "light":
         _traffic_light(p, x, z, h - 0.2)
     else:
         reach = -sign * p.rng.uniform(1.5, 4.0)
-        p.limb(x, z, (0, h - 0.05), (reach, h - 0.05), 0.12, ID["pole"], k)
+        p.limb(x, z, (0, h - 0.05), (reach, h - 0.05), WIDTH["arm"], ID["pole"], k)
         if kind == "arm":
             _traffic_light(p, x + reach, z, h - 0.1)
         else:
@@ -629,7 +634,7 @@ def _texture(p, kinds):
     m = kinds == T_SKY
     mod[m] = 1 + 0.06 * _lowfreq(p.rng, p.h, p.w)[m]
     m = kinds == T_FENCE
-    period = max(3.0, 6 * p.h / 256)
+    period = max(4.0, 16 * p.h / 256)                    # a mesh still visible at a quarter of the size
     mesh = ((xs + ys) % period < 1) | ((xs - ys) % period < 1)
     mod[m] = np.where(mesh[m], 1.35, 0.8)
     return mod
@@ -640,11 +645,14 @@ def _render(p):
     inst = np.asarray(p.inst)
     rgb = np.stack(p.colours).astype(np.float32)[inst]
     shade = 1 - 0.45 * np.asarray(p.shadow, np.float32) / 255
-    if not p.st.photographic:                             # source: flat colours, hard edges, clean
-        img = rgb * (shade * p.rng.uniform(0.85, 1.15))[..., None]
+    kinds = np.asarray(p.textures, np.uint8)[inst]
+    if not p.st.photographic:                             # source: saturated colours, hard edges, clean
+        texture = 1 + p.st.texture * (_texture(p, kinds) - 1) if p.st.texture else 1.0
+        img = rgb * (shade * texture * p.rng.uniform(0.85, 1.15))[..., None]
+        if p.st.grade:
+            img = (1 - p.st.grade) * img + p.st.grade * _grade(img, p.rng)
         fade = p.rng.uniform(0, 0.1)                      # weather: washes colours toward grey
         return np.clip(img * (1 - fade) + fade * img.mean(), 0, 255).astype(np.uint8)
-    kinds = np.asarray(p.textures, np.uint8)[inst]
     return _photograph(p, rgb * (shade * _texture(p, kinds))[..., None])
 
 

@@ -21,14 +21,14 @@ def source_set(source_root, profile: Profile, train=True, strong=False, size=Non
     """A GTA5-layout set (GTA5, the embedded source, or a translated copy) at the profile resolution
     (`native_labels`: masks at the label files' own resolution, for evaluation; `crop`: training crops)."""
     size = size or profile.image_hw
-    transform = train_transform(size, strong=strong, crop=crop) if train else None
+    transform = train_transform(size, strong=strong, crop=crop or profile.crop_hw) if train else None
     return GTA5(source_root, size=size, cache_mb=profile.ram_cache_mb, transform=transform, native_labels=native_labels)
 
 
 def target_set(data_root, profile: Profile, split: str, train=False, strong=False, size=None, native_labels=False,
                crop=None):
     size = size or profile.image_hw
-    transform = train_transform(size, strong=strong, crop=crop) if train else None
+    transform = train_transform(size, strong=strong, crop=crop or profile.crop_hw) if train else None
     return Cityscapes(Path(data_root) / "cityscapes", split, size=size, cache_mb=profile.ram_cache_mb, transform=transform,
                       native_labels=native_labels)
 
@@ -49,17 +49,18 @@ def subset_fraction(dataset, fraction: float, seed: int = 0):
     return Subset(dataset, sorted(order[:n]))
 
 
-def class_counts(source_root) -> np.ndarray:
-    """Total pixels per class of a GTA5-layout set, from its check-data statistics."""
-    counts = load_class_counts(check_file(source_root))
-    return np.sum(list(counts.values()), axis=0)
+def item_class_counts(dataset, stats_root) -> np.ndarray:
+    """(items, 19) train-id pixel counts of a labeled set (or a Subset of one), from the check-data
+    statistics of its root `stats_root` (a GTA5-layout root or a Cityscapes root)."""
+    counts = load_class_counts(check_file(stats_root))
+    base, index = (dataset.dataset, dataset.indices) if isinstance(dataset, Subset) else (dataset, range(len(dataset)))
+    return np.stack([counts[base.names[i]] for i in index]).astype(np.float64)
 
 
-def rare_class_weights(dataset, source_root, temperature: float = 0.1) -> torch.Tensor:
+def rare_class_weights(dataset, stats_root, temperature: float = 0.1) -> torch.Tensor:
     """Per-image sampling weights for rare-class sampling (DAFormer): pick a class with probability
     softmax((1 - freq) / T), then an image that contains it."""
-    counts = load_class_counts(check_file(source_root))
-    per_image = np.stack([counts[dataset.names[i]] for i in range(len(dataset))]).astype(np.float64)
+    per_image = item_class_counts(dataset, stats_root)
     freq = per_image.sum(0) / per_image.sum()
     present = per_image > 0
     p_class = np.exp((1 - freq) / temperature) * present.any(0)
@@ -94,8 +95,9 @@ class SegMethod(Method):
                                 autocast=engine.cfg.amp, num_workers=engine.cfg.num_workers)}
 
 
-def class_weights_for(source_root, enabled: bool):
-    return weights_from_counts(class_counts(source_root)) if enabled else None
+def class_weights_for(dataset, stats_root, enabled: bool):
+    """Class-balancing loss weights (inverse square-root frequency) of a labeled set's own pixels, or None."""
+    return weights_from_counts(item_class_counts(dataset, stats_root).sum(0)) if enabled else None
 
 
 def split_domains(batch: dict) -> tuple[dict, dict]:
@@ -105,18 +107,32 @@ def split_domains(batch: dict) -> tuple[dict, dict]:
     return pick(0), pick(1)
 
 
+def load_seg_weights(method: Method, checkpoint) -> None:
+    """Start a method's task model from the task model of a finished run (e.g. the teacher)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["modules"]["seg"]
+    method.modules["seg"].load_state_dict(state)
+
+
 def fit_two_domain(make_method, data_root, out, profile: Profile, seed: int, config: dict,
-                   source_root=None, steps: int | None = None, **engine_overrides) -> dict:
+                   source_root=None, steps: int | None = None, init=None, split_batch: bool = False,
+                   **engine_overrides) -> dict:
     """Train a UDA method (`make_method(val_set)`, built after the engine seeded the RNG) on labeled
-    source batches + unlabeled target-train batches of equal size."""
+    source batches (class-balanced as the profile says) + unlabeled target-train batches: `batch_size` images of each, or half a batch of
+    each with `split_batch` (AdaptSegNet's one-plus-one, at the cost of one supervised step). `init`: a
+    checkpoint whose task model the method starts from (the translated-source teacher), else from scratch."""
     from thesislib.data.stream import step_loader
     from thesislib.engine import Engine
     src = source_set(source_root or Path(data_root) / "gta5", profile)
     trg = target_set(data_root, profile, "train", train=True)
     steps = steps or profile.adapt_steps
     b = profile.batch_size
-    loader = step_loader([src, trg], [b, b], seed, steps, num_workers=profile.num_workers)
-    config = {"profile": profile.name, "source_root": str(source_root), **config}
+    sizes = [b // 2, b - b // 2] if split_batch else [b, b]
+    loader = step_loader([src, trg], sizes, seed, steps, num_workers=profile.num_workers)
+    config = {"profile": profile.name, "source_root": str(source_root), "init": init and str(init),
+              "batch_sizes": sizes, **config}
     engine = Engine(out, engine_config(profile, steps, seed, **engine_overrides))
     method = make_method(val_set(data_root, profile))
+    method.class_weights = class_weights_for(src, source_root or Path(data_root) / "gta5", profile.class_weighting)
+    if init:
+        load_seg_weights(method, init)
     return engine.fit(method, loader, config)

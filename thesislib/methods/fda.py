@@ -39,4 +39,5 @@ class FDA(SegMethod):
 def train_fda(data_root, out, profile: Profile, seed: int = 0, beta: float = 0.01, **kw) -> dict:
     """Source-only training on FDA-stylised source images (styles from unlabeled target-train images)."""
     method = lambda val: FDA(profile, val, beta=beta)  # noqa: E731
+    kw.setdefault("steps", profile.steps)      # from scratch, as long as source-only; only source images are learned from
     return fit_two_domain(method, data_root, out, profile, seed, {"method": "fda", "beta": beta}, **kw)

@@ -12,7 +12,7 @@ from thesislib.data.common import PseudoLabeled
 from thesislib.data.stream import step_loader
 from thesislib.engine import CHECKPOINT, Engine
 from thesislib.io import atomic_write_json
-from thesislib.methods.common import (class_weights_for, engine_config, rare_class_weights,
+from thesislib.methods.common import (class_weights_for, engine_config, load_seg_weights, rare_class_weights,
                                       source_set, subset_fraction, target_set, val_set)
 from thesislib.methods.supervised import Supervised, train_supervised
 from thesislib.models.segmentation import build_segmenter
@@ -32,7 +32,7 @@ def load_segmenter(checkpoint, profile: Profile, device):
 def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_root=None, teacher=None,
                         rounds: int | None = None, real_share=None, thresholds: str = "confidence",
                         threshold: float = 0.9, portions=(0.3, 0.45, 0.6), flip: bool = True, noise: bool = True,
-                        dropout: float = 0.1, drop_path: float = 0.1, class_weighting: bool = False,
+                        dropout: float = 0.1, drop_path: float = 0.1, class_weighting: bool | None = None,
                         rare_class_sampling: bool = False, labeled_fraction: float = 0.0, labeled_share: float = 0.5,
                         pool: str | None = None, student_init: str = "teacher",
                         steps: int | None = None, **engine_overrides) -> dict:
@@ -43,7 +43,7 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
     thresholds: "confidence" (keep pixels with confidence >= `threshold`), "cbst" (keep the most
     confident portions[k] of each class's pixels in round k) or "bdl" (per-class median, capped).
     class_weighting / rare_class_sampling: class-imbalance compensation (class-weighted CE from the
-    source statistics; DAFormer-style rare-class sampling of source images).
+    source statistics; None: the profile's class_weighting; DAFormer-style rare-class sampling of source images).
     pool: target splits to pseudo-label, "train" or "train+extra" (default: the profile's st_pool).
     labeled_fraction: > 0 gives that fraction of target-train images their true labels (SSL setting);
     they also form a third stream taking `labeled_share` of every batch, so a few labels are not
@@ -62,6 +62,8 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
     if labeled_fraction > 0 and max(real_share[:rounds]) + labeled_share > 1:
         raise ValueError(f"real_share {real_share[:rounds]} + labeled_share {labeled_share} exceed 1 batch: "
                          "lower labeled_share or real_share")
+    if class_weighting is None:
+        class_weighting = profile.class_weighting
     device = Engine(out, engine_config(profile, 1, seed, **engine_overrides)).device
     if teacher is None:
         train_supervised(data_root, out / "round0", profile, seed, source_root=source_root, **engine_overrides)
@@ -93,9 +95,9 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         n_steps = steps or profile.st_steps
         engine = Engine(rd, engine_config(profile, n_steps, seed + k, **engine_overrides))
         method = Supervised(profile, val, dropout=dropout if noise else 0.0, drop_path=drop_path if noise else 0.0,
-                            class_weights=class_weights_for(source_root, class_weighting))
+                            class_weights=class_weights_for(source, source_root, class_weighting))
         if student_init == "teacher":
-            method.modules["seg"].load_state_dict(torch.load(teacher, map_location="cpu", weights_only=True)["modules"]["seg"])
+            load_seg_weights(method, teacher)
         weights = None
         if rare_class_sampling:                   # rare-class sampling of the source stream only
             weights = [rare_class_weights(source, source_root), None] + [None] * len(labeled)

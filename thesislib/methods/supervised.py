@@ -21,7 +21,7 @@ class Supervised(SegMethod):
 
 
 def train_supervised(data_root, out, profile: Profile, seed: int = 0, source: str = "gta5",
-                     source_root=None, fraction: float = 1.0, class_weighting: bool = False,
+                     source_root=None, fraction: float = 1.0, class_weighting: bool | None = None,
                      rare_class_sampling: bool = False, steps: int | None = None, **engine_overrides) -> dict:
     """Train DeepLabV3+ on one labeled set and evaluate it on target val.
 
@@ -31,19 +31,19 @@ def train_supervised(data_root, out, profile: Profile, seed: int = 0, source: st
     data_root = Path(data_root)
     val = val_set(data_root, profile)
     if source == "cityscapes":
+        stats_root = data_root / "cityscapes"
         train = subset_fraction(target_set(data_root, profile, "train", train=True), fraction)
-        weights_root = None
     elif source == "gta5":
-        weights_root = Path(source_root or data_root / "gta5")
-        train = source_set(weights_root, profile)
+        stats_root = Path(source_root or data_root / "gta5")
+        train = source_set(stats_root, profile)
     else:
         raise ValueError(f"source must be 'gta5' or 'cityscapes', got {source!r}")
-    if weights_root is None and (class_weighting or rare_class_sampling):
-        raise ValueError("class_weighting / rare_class_sampling use source statistics: set source='gta5'")
+    if class_weighting is None:
+        class_weighting = profile.class_weighting
     engine = Engine(out, engine_config(profile, steps or profile.steps, seed, **engine_overrides))
-    method = Supervised(profile, val, class_weights=class_weights_for(weights_root, class_weighting))
+    method = Supervised(profile, val, class_weights=class_weights_for(train, stats_root, class_weighting))
     steps = steps or profile.steps
-    sample_w = [rare_class_weights(train, weights_root)] if rare_class_sampling else None
+    sample_w = [rare_class_weights(train, stats_root)] if rare_class_sampling else None
     loader = step_loader([train], [profile.batch_size], seed, steps, weights=sample_w, num_workers=profile.num_workers)
     config = {"method": "supervised", "profile": profile.name, "source": source, "source_root": str(source_root),
               "fraction": fraction, "class_weighting": class_weighting, "rare_class_sampling": rare_class_sampling}

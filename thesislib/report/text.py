@@ -24,8 +24,9 @@ TEXT = {
     "seeds": {"en": "mean $\\pm$ std over {n} seeds ({seeds})", "ko": "시드 {n}개({seeds})의 평균 $\\pm$ 표준편차"},
     "seeds_mean": {"en": "mean of {n} seeds ({seeds})", "ko": "시드 {n}개({seeds})의 평균"},
     "one_seed": {"en": "one seed (seed {seed})", "ko": "시드 1개(시드 {seed})"},
-    "model": {"en": "DeepLabV3+ with a {encoder} encoder {init} at {h}$\\times${w} pixels",
-              "ko": "{h}$\\times${w} 해상도에서 {init} {encoder} 인코더의 DeepLabV3+"},
+    "model": {"en": "DeepLabV3+ with a {encoder} encoder {init} at {h}$\\times${w} pixels{crop}",
+              "ko": "{h}$\\times${w} 해상도에서{crop} {init} {encoder} 인코더의 DeepLabV3+"},
+    "crop": {"en": " (trained on {h}$\\times${w} crops)", "ko": "({h}$\\times${w} 크롭으로)"},
     "init_scratch": {"en": "trained from scratch", "ko": "처음부터 학습한"},
     "init_imagenet": {"en": "initialised from ImageNet weights and trained", "ko": "ImageNet 가중치로 초기화해 학습한"},
     "model_short": {"en": "DeepLabV3+ {encoder}, {h}$\\times${w}", "ko": "DeepLabV3+ {encoder}, {h}$\\times${w}"},
@@ -91,14 +92,16 @@ TEXT = {
     # ------------------------------------------------------------ per-class IoU
     "per_class.caption": {
         "en": "Per-class IoU (\\%) on {val}, GTA5 $\\rightarrow$ Cityscapes. Columns: trained on GTA5 (Src); on GTA5 "
-              "translated to the Cityscapes style by CycleGAN (CG); with FDA; and on the translated source with output-level "
-              "adversarial (+Out), feature-level adversarial (+Feat) or entropy minimisation (+Ent). Model: {model}. "
-              "Src and CG: {seeds}; the others: {one}. {bold}",
+              "translated to the Cityscapes style by CycleGAN (CG); with FDA; the CG model adapted with output-level "
+              "adversarial (+Out), feature-level adversarial (+Feat) or entropy minimisation (+Ent); self-training, the "
+              "thesis' method (ST); the oracle trained on target labels (Orc., the upper bound, never bold). "
+              "Model: {model}; {seeds}. {bold}",
         "ko": "{val}에서의 클래스별 IoU(\\%), GTA5 $\\rightarrow$ Cityscapes. 열: GTA5로 학습(Src), CycleGAN으로 Cityscapes 스타일로 "
-              "변환한 GTA5로 학습(CG), FDA, 변환된 소스에 출력 수준 적대 학습(+Out), 특징 수준 적대 학습(+Feat), 엔트로피 최소화(+Ent)를 "
-              "더한 것. 모델: {model}. Src와 CG: {seeds}; 나머지: {one}. {bold}"},
-    "per_class.cols": {"en": ["Src", "CG", "FDA", "+Out", "+Feat", "+Ent"],
-                       "ko": ["Src", "CG", "FDA", "+Out", "+Feat", "+Ent"]},
+              "변환한 GTA5로 학습(CG), FDA, CG 모델에 출력 수준 적대 학습(+Out), 특징 수준 적대 학습(+Feat), 엔트로피 최소화(+Ent)를 "
+              "더한 것, 본 논문의 자기 학습(ST), 타깃 레이블로 학습한 오라클(Orc., 상한이며 굵게 표시하지 않음). "
+              "모델: {model}; {seeds}. {bold}"},
+    "per_class.cols": {"en": ["Src", "CG", "FDA", "+Out", "+Feat", "+Ent", "ST", "Orc."],
+                       "ko": ["Src", "CG", "FDA", "+Out", "+Feat", "+Ent", "ST", "Orc."]},
     # ------------------------------------------------------------ self-training
     "st.caption": {
         "en": "GTA5 $\\rightarrow$ Cityscapes on {val}: the synthetic teacher (trained on CycleGAN-translated GTA5) and the "
@@ -123,10 +126,10 @@ TEXT = {
     "pub.caption": {
         "en": "GTA5 $\\rightarrow$ Cityscapes: mIoU (\\%, 19 classes) of published methods and of this work, grouped by evaluation protocol. "
               "Published: {protocol_pub}, numbers as reported by the cited source. This work: {protocol_ours}, "
-              "{seeds} (FDA, adversarial and entropy rows: {one}). {nc}",
+              "{seeds}. {nc}",
         "ko": "GTA5 $\\rightarrow$ Cityscapes: 공개된 방법과 본 연구의 mIoU(\\%, 19개 클래스), 평가 프로토콜별로 묶음. "
               "공개 결과: {protocol_pub}, 인용한 출처의 보고값. 본 연구: {protocol_ours}, "
-              "{seeds}(FDA, 적대 학습, 엔트로피 행: {one}). {nc}"},
+              "{seeds}. {nc}"},
     "pub.group_published": {"en": "Published, Cityscapes val 2048$\\times$1024, {backbone}",
                             "ko": "공개 결과, Cityscapes 검증 2048$\\times$1024, {backbone}"},
     "pub.group_ours": {"en": "This work, {data}, {model}", "ko": "본 연구, {data}, {model}"},

@@ -126,7 +126,9 @@ class Context:
         h, w = self.profile.image_hw
         enc = re.sub(r"resnet(\d+)", r"ResNet-\1", self.profile.encoder)
         init = T.t("init_imagenet" if self.profile.encoder_weights == "imagenet" else "init_scratch", lang)
-        self.model = T.t("model", lang, encoder=enc, init=init, h=h, w=w)
+        crop = self.profile.crop_hw
+        crop = T.t("crop", lang, h=crop[0], w=crop[1]) if crop and tuple(crop) != tuple(self.profile.image_hw) else ""
+        self.model = T.t("model", lang, encoder=enc, init=init, h=h, w=w, crop=crop)
         self.model_short = T.t("model_short", lang, encoder=enc, h=h, w=w)
         lh, lw = self.profile.world_hw if self.embedded else (1024, 2048)
         self.protocol_ours = T.t("protocol_ours", lang, h=h, w=w, lh=lh, lw=lw)
@@ -180,7 +182,8 @@ def direct_transfer(df: pd.DataFrame, c: Context) -> str:
     return table(caption, "tab:direct_transfer", "lrr", head, rows)
 
 
-PER_CLASS_METHODS = ["GTA5", "GTA5→CS (CycleGAN)", "FDA", "+ output adv.", "+ feature adv.", "+ entropy min."]
+PER_CLASS_METHODS = ["GTA5", "GTA5→CS (CycleGAN)", "FDA", "+ output adv.", "+ feature adv.", "+ entropy min.",
+                     "self-training (ours)", "oracle"]
 
 
 def per_class(df: pd.DataFrame, c: Context) -> str:
@@ -196,15 +199,12 @@ def per_class(df: pd.DataFrame, c: Context) -> str:
         if cls == "mIoU":
             rows.append("\\midrule")
         values = mean.loc[cls].tolist()
-        flags = best_flags(values)
+        flags = best_flags(values, exclude=[i for i, m in enumerate(methods) if m == "oracle"])
         rows.append([T.class_name(cls, c.lang)] + [bold(num(v), f) for v, f in zip(values, flags)])
     cols = c.t("per_class.cols")[:len(PER_CLASS_METHODS)]
     cols = [cols[PER_CLASS_METHODS.index(m)] if m in PER_CLASS_METHODS else latex_escape(m) for m in methods]
-    key = df[df["method"] == methods[0]]
-    other = df[df["method"] != methods[0]]
-    one = _seeds_of(other[other["method"] != methods[1]]) if len(methods) > 2 else _seeds_of(key)
-    caption = c.t("per_class.caption", val=c.val(_val_n(c)), model=c.model, seeds=seeds_text(_seeds_of(key), c.lang, True),
-                  one=seeds_text(one[:1], c.lang), bold=T.bold_rule("class", c.lang))
+    caption = c.t("per_class.caption", val=c.val(_val_n(c)), model=c.model, seeds=seeds_text(_seeds_of(df), c.lang, True),
+                  bold=T.bold_rule("class", c.lang))
     head = [" & ".join([c.t("class"), *cols]) + " \\\\"]
     return table(caption, "tab:per_class_iou", "l" + "r" * len(methods), head, rows)
 
@@ -289,7 +289,7 @@ def published_comparison(df: pd.DataFrame, c: Context) -> str:
         body.append([latex_escape(T.method(r.Method, c.lang)), latex_escape(T.family(r.Family, c.lang)), num(r.mIoU),
                      "--"])
     caption = c.t("pub.caption", protocol_pub=c.t("protocol_published"), protocol_ours=c.protocol_ours,
-                  seeds=seeds_text(c.seeds, c.lang, True), one=seeds_text(c.seeds[:1], c.lang), nc=c.t("not_comparable"))
+                  seeds=seeds_text(c.seeds, c.lang, True), nc=c.t("not_comparable"))
     note = " ".join([c.t("pub.note_tll"), c.t("pub.dagger"), T.ST_ABBREV[c.lang]])
     head = [" & ".join([c.t("method"), c.t("type"), c.t("miou"), c.t("source_ref")]) + " \\\\"]
     return table(caption, "tab:published_comparison", "llrl", head, body, note=note, size="small")
