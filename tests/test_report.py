@@ -1,5 +1,7 @@
 """Reporting: LaTeX tables with provenance, figure style and saving, the figure functions (fake data)."""
 import subprocess
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -228,6 +230,16 @@ def test_figure_functions_return_figures(tmp_path):
     dots = [line for line in zero.axes[0].get_lines() if line.get_marker() == "o"]
     assert sum(len(d.get_xdata()) for d in dots) == 1
     figures.close(zero)
+    # eight methods over two panels, most with no zero: the layout keeps both panels (no collapsed axes)
+    g = np.random.default_rng(1)
+    many = pd.DataFrame(g.uniform(1, 90, (20, 8)), columns=[f"method {k}" for k in range(8)])
+    many.iloc[3, 0] = 0.0
+    fig = figures.per_class_iou(many)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")             # "constrained_layout not applied because axes sizes collapsed"
+        fig.canvas.draw()
+    assert all(ax.get_position().height > 0.2 for ax in fig.axes)
+    figures.close(fig)
     # saved at exactly the drawn size (no tight bounding box): 15 cm wide
     pdf = style.save(made["rounds"], "fig_rounds", tmp_path, formats=("pdf",))[0]
     import re as _re

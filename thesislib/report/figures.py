@@ -156,7 +156,8 @@ def _grouped_bars(ax, df: pd.DataFrame, log: bool = False, mark_zero: bool = Fal
         ax.bar(xs, v, width, label=str(col), color=c, linewidth=0)
         if mark_zero:
             zero = np.isclose(v, 0) & np.isfinite(v)
-            ax.plot(xs[zero], np.zeros(zero.sum()), "o", ms=2.2, color=c, clip_on=False, zorder=3)
+            if zero.any():   # an empty unclipped line would count as a point at the figure's corner in the layout
+                ax.plot(xs[zero], np.zeros(zero.sum()), "o", ms=2.2, color=c, clip_on=False, zorder=3)
     ax.set_xticks(x, [str(i) for i in df.index], rotation=55, ha="right", rotation_mode="anchor")
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.grid(axis="x", visible=False)
@@ -174,7 +175,7 @@ def per_class_iou(df: pd.DataFrame, panels: int = 2):
         ax.set_ylim(0, 100)
         ax.set_xlim(-0.6, max(len(c) for c in chunks) - 0.4)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(df.columns), 3), frameon=False)
+    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(df.columns), 4), frameon=False)
     return fig
 
 
