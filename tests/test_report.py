@@ -212,7 +212,7 @@ def test_figure_functions_return_figures(tmp_path):
                           for r in (1, 2) for c in CLASS_NAMES])),
         "data_dependency": figures.data_dependency(pd.DataFrame(
             {"fraction": [1 / 16, 1 / 16, 1.0, 1.0], "method": ["a", "b", "a", "b"], "seed": 0,
-             "miou": [20, 30, 60, 61]}), references={"teacher": 25.0}),
+             "miou": [20, 30, 60, 61]}), references={"teacher": 25.0, "below every point": 12.0}),
         "sweep": figures.sweep_plot(pd.DataFrame({"beta": [0.01, 0.05], "miou": [1.0, 2.0], "acc": [3.0, 4.0]}),
                                     "beta", ["miou", "acc"]),
     }
@@ -248,6 +248,7 @@ def test_figure_functions_return_figures(tmp_path):
     # data dependency: fractions on a log2 axis labelled as shares
     ax = made["data_dependency"].axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1/16", "1"]
+    assert ax.get_ylim()[0] < 12.0 < ax.get_ylim()[1]      # a reference below the curves stays in view
     # pseudo-label heatmaps keep every class, even one without pseudo-labels
     heat = made["quality"].axes[1]
     assert len(heat.get_yticklabels()) == 19

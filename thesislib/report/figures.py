@@ -252,9 +252,14 @@ def data_dependency(df: pd.DataFrame, x: str = "fraction", y: str = "miou", hue:
         ax.plot(mean.index, mean.values, marker="o", color=c, label=str(name))
         if part.groupby(x).size().max() > 1:
             ax.fill_between(mean.index, mean - std, mean + std, color=c, alpha=0.2, linewidth=0)
+    shown = [v for v in (references or {}).values() if v is not None and np.isfinite(v)]
     for k, (label, value) in enumerate((references or {}).items()):
         if value is not None and np.isfinite(value):
             ax.axhline(value, ls="--", lw=1, color="0.4" if k == 0 else "0.7", label=label)
+    if shown:                                           # every reference line inside the axes
+        lo, hi = ax.get_ylim()
+        pad = 0.05 * (max(hi, *shown) - min(lo, *shown))
+        ax.set_ylim(min(lo, min(shown) - pad), max(hi, max(shown) + pad))
     xs = sorted(df[x].unique())
     if len(xs) > 1 and min(xs) > 0:
         ax.set_xscale("log", base=2)
