@@ -5,10 +5,12 @@ the source-only / oracle ratio, label scarcity, the translated and self-training
 
 TEXTURE[:GRADE] set the source rendering's photo-texture contrast (world.SOURCE.texture: 0 flat, 1 as the
 target's) and the share of the target's colour grade it gets (world.SOURCE.grade);
-JOBs: so (source-only), or (oracle), f64 / f16 / f8 / f4 (oracle on 1/64 ... 1/4 of target-train), tr (CycleGAN +
-translated source), orcw / orrcs (oracle with class-weighted CE / rare-class sampling), st (self-training), semi16 / semi64 (teacher + self-training with 1/16, 1/64 of the labels),
-fda, advo / advf (output / feature adversarial), ent (entropy minimisation), data (only the world), semi16 (teacher + self-training with 1/16 of the labels); key=value are
-profile overrides (JSON values; profile=NAME picks another profile). Prints one JSON line per result: mIoU, classes with IoU >= 10, per-class IoU.
+JOBs: data (only the world), so (source-only), or (oracle), f64 / f16 / f8 / f4 (oracle on 1/64 ... 1/4 of
+target-train), orcw / orrcs (oracle with class-weighted CE / rare-class sampling), tr (CycleGAN + translated
+source), st (self-training), semi64 / semi16 (teacher + self-training with 1/64, 1/16 of the labels), fda,
+advo / advf (output / feature adversarial), ent (entropy minimisation). key=value are profile overrides (JSON
+values; profile=NAME picks another profile). Prints one JSON line per result: mIoU, classes with IoU >= 10,
+per-class IoU.
 """
 import dataclasses
 import json
@@ -27,8 +29,7 @@ def main(build, texture, jobs, overrides):
     if jobs == ["data"]:
         return print(lab.data(), flush=True)
     calls = {"so": lambda: lab.source_only(0), "or": lambda: lab.oracle(0),
-             "f64": lambda: lab.oracle(0, fraction=1 / 64), "f16": lambda: lab.oracle(0, fraction=1 / 16), "f8": lambda: lab.oracle(0, fraction=1 / 8),
-             "f4": lambda: lab.oracle(0, fraction=1 / 4), "orcw": lambda: lab.oracle(0, class_weighting=True),
+             **{f"f{n}": (lambda n=n: lab.oracle(0, fraction=1 / n)) for n in (64, 16, 8, 4)}, "orcw": lambda: lab.oracle(0, class_weighting=True),
              "orrcs": lambda: lab.oracle(0, rare_class_sampling=True), "tr": lambda: lab.translated(0),
              "st": lambda: lab.self_training(0), "semi16": lambda: lab.semi_supervised(1 / 16, 0),
              "semi64": lambda: lab.semi_supervised(1 / 64, 0), "fda": lambda: lab.fda(0),

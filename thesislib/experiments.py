@@ -161,8 +161,8 @@ class Lab:
 
     def entropy(self, seed=0, **kw):
         root = self.cyclegan()["translated_root"]
-        return self._run("entropy", train_entropy, seed=seed, source_root=root, init=self.teacher(seed), split_batch=True,
-                         **kw)
+        return self._run("entropy", train_entropy, seed=seed, source_root=root, init=self.teacher(seed),
+                         split_batch=True, **kw)
 
     def self_training(self, seed=0, **kw):
         """The proposed method; the teacher is the translated-source model of the same seed."""

@@ -40,8 +40,8 @@ _CODES = {("source", "images"): 0, ("target", "train"): 1, ("target", "val"): 2,
 # two of these are guaranteed in every image (cycling with the index), so every split holds all classes
 _RARE = ("rider", "train", "motorcycle", "bus", "truck", "bicycle", "wall", "fence", "terrain", "traffic light")
 Z_NEAR = 1.0                                      # nearest depth drawn (metres)
-# widths (metres) of the thin parts: a pole stays >= 2 px wide to ~35 m at 128x256, a bicycle frame is not
-# sub-pixel (Cityscapes' polygons, too, cover a bicycle's outline rather than its tubes)
+# widths (metres) of the thin parts: a pole stays >= 2 px wide up to 30 m at 96x192 (tests/test_world.py), a
+# bicycle frame is not sub-pixel (Cityscapes' polygons, too, cover a bicycle's outline rather than its tubes)
 WIDTH = dict(pole=0.32, arm=0.16, torso=0.42, leg=0.2, arm_limb=0.12, frame=0.1, rim=0.12, stem=0.1)
 
 # texture kinds; photo textures: (scikit-image photo, mapped on the ground plane?, texels per metre
@@ -72,12 +72,12 @@ class Style:
     tree_p: float           # chance of a row of trees on a side
     n: dict                 # expected number of each object kind per image
     vehicle_scale: float
-    texture: float          # contrast of the photo textures in a non-photographic rendering (0: flat colours)
-    grade: float            # share of the target camera's colour grade in a non-photographic rendering
     paint_sat: tuple        # saturation of instance paints (cars, clothing)
     grey_share: float       # share of grey/white/black instance paints
     palette: dict           # surface -> RGB (or a list to pick from)
     photographic: bool      # render with photo textures and camera effects
+    texture: float = 0.0    # non-photographic only: contrast of the photo textures (0: flat colours)
+    grade: float = 0.0      # non-photographic only: share of the target camera's colour grade
 
 
 SOURCE = Style(   # GTA5-like: US city, higher and wider camera, wider roads, more trucks, fewer pedestrians
@@ -102,7 +102,7 @@ TARGET = Style(   # Cityscapes-like: European city, camera behind the windscreen
     terrain_p=0.45, verge_p=0.6, tree_p=0.5,
     n=dict(moving=2.0, parked=5.0, truck=0.15, bus=0.12, train=0.12, person=8.0, rider=1.2, moto_share=0.25,
            bike=1.5, moto=0.15, bin=0.8, pole_gap=(9, 20)),
-    vehicle_scale=1.0, texture=1.0, grade=1.0, paint_sat=(0.15, 0.5), grey_share=0.6, photographic=True,
+    vehicle_scale=1.0, paint_sat=(0.15, 0.5), grey_share=0.6, photographic=True,
     palette=dict(
         sky=(205, 212, 222), cloud=(225, 228, 232), road=(88, 86, 90), lane=(215, 215, 210), sidewalk=(150, 132, 138),
         terrain=(150, 140, 90), vegetation=(72, 98, 52), trunk=(70, 60, 50),

@@ -107,22 +107,24 @@ def split_domains(batch: dict) -> tuple[dict, dict]:
     return pick(0), pick(1)
 
 
-def load_seg_weights(method: Method, checkpoint) -> None:
-    """Start a method's task model from the task model of a finished run (e.g. the teacher)."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["modules"]["seg"]
-    method.modules["seg"].load_state_dict(state)
+def load_seg_weights(model, checkpoint):
+    """`model` with the task-model weights of a finished run's checkpoint (e.g. the teacher's); returns it."""
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["modules"]["seg"])
+    return model
 
 
 def fit_two_domain(make_method, data_root, out, profile: Profile, seed: int, config: dict,
                    source_root=None, steps: int | None = None, init=None, split_batch: bool = False,
                    **engine_overrides) -> dict:
-    """Train a UDA method (`make_method(val_set)`, built after the engine seeded the RNG) on labeled
-    source batches (class-balanced as the profile says) + unlabeled target-train batches: `batch_size` images of each, or half a batch of
-    each with `split_batch` (AdaptSegNet's one-plus-one, at the cost of one supervised step). `init`: a
-    checkpoint whose task model the method starts from (the translated-source teacher), else from scratch."""
+    """Train a UDA method (`make_method(val_set)`, built after the engine seeded the RNG) on labeled source
+    batches (class-balanced as the profile says) + unlabeled target-train batches: `batch_size` images of
+    each, or half a batch of each with `split_batch` (AdaptSegNet's one-plus-one, at the cost of one
+    supervised step). `init`: a checkpoint whose task model the method starts from (the translated-source
+    teacher), else from scratch."""
     from thesislib.data.stream import step_loader
     from thesislib.engine import Engine
-    src = source_set(source_root or Path(data_root) / "gta5", profile)
+    src_root = Path(source_root or Path(data_root) / "gta5")
+    src = source_set(src_root, profile)
     trg = target_set(data_root, profile, "train", train=True)
     steps = steps or profile.adapt_steps
     b = profile.batch_size
@@ -132,7 +134,7 @@ def fit_two_domain(make_method, data_root, out, profile: Profile, seed: int, con
               "batch_sizes": sizes, **config}
     engine = Engine(out, engine_config(profile, steps, seed, **engine_overrides))
     method = make_method(val_set(data_root, profile))
-    method.class_weights = class_weights_for(src, source_root or Path(data_root) / "gta5", profile.class_weighting)
+    method.class_weights = class_weights_for(src, src_root, profile.class_weighting)
     if init:
-        load_seg_weights(method, init)
+        load_seg_weights(method.modules["seg"], init)
     return engine.fit(method, loader, config)

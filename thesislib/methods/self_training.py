@@ -4,7 +4,6 @@ becomes the next teacher (Noisy Student on top of CycleGAN-translated source dat
 import json
 from pathlib import Path
 
-import torch
 from torch.utils.data import ConcatDataset
 
 from thesislib.cache import locked
@@ -24,9 +23,7 @@ POOL_SPLITS = {"train": ("train",), "train+extra": ("train", "train_extra")}
 
 def load_segmenter(checkpoint, profile: Profile, device):
     model = build_segmenter(profile.encoder, decoder_channels=profile.decoder_channels)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["modules"]["seg"])
-    return model.to(device).eval()
+    return load_seg_weights(model, checkpoint).to(device).eval()
 
 
 def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_root=None, teacher=None,
@@ -97,7 +94,7 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
         method = Supervised(profile, val, dropout=dropout if noise else 0.0, drop_path=drop_path if noise else 0.0,
                             class_weights=class_weights_for(source, source_root, class_weighting))
         if student_init == "teacher":
-            load_seg_weights(method, teacher)
+            load_seg_weights(method.modules["seg"], teacher)
         weights = None
         if rare_class_sampling:                   # rare-class sampling of the source stream only
             weights = [rare_class_weights(source, source_root), None] + [None] * len(labeled)
