@@ -27,7 +27,7 @@ def load_segmenter(checkpoint, profile: Profile, device):
 
 
 def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_root=None, teacher=None,
-                        rounds: int | None = None, real_share=None, thresholds: str = "confidence",
+                        rounds: int | None = None, real_share=None, thresholds: str = "cbst",
                         threshold: float = 0.9, portions=(0.3, 0.45, 0.6), flip: bool = True, noise: bool = True,
                         dropout: float = 0.1, drop_path: float = 0.1, class_weighting: bool | None = None,
                         rare_class_sampling: bool = False, labeled_fraction: float = 0.0, labeled_share: float = 0.5,
@@ -37,8 +37,9 @@ def train_self_training(data_root, out, profile: Profile, seed: int = 0, source_
 
     teacher: a checkpoint; None trains one on `source_root` (translated source) in out/round0.
     real_share[k]: share of pseudo-labeled real images in round k's batches (rising).
-    thresholds: "confidence" (keep pixels with confidence >= `threshold`), "cbst" (keep the most
-    confident portions[k] of each class's pixels in round k) or "bdl" (per-class median, capped).
+    thresholds: "cbst" (class-balanced: keep the most confident portions[k] of each class's predicted
+    pixels in round k, so rare classes get pseudo-labels too), "confidence" (keep pixels with confidence
+    >= `threshold`: frequent classes only, measured in the README) or "bdl" (per-class median, capped).
     class_weighting / rare_class_sampling: class-imbalance compensation (class-weighted CE from the
     source statistics; None: the profile's class_weighting; DAFormer-style rare-class sampling of source images).
     pool: target splits to pseudo-label, "train" or "train+extra" (default: the profile's st_pool).
