@@ -213,7 +213,7 @@ def pseudo_label_quality(overall: pd.DataFrame, per_class: pd.DataFrame | None =
     ax.set_ylabel("pixels (%)")
     ax.set_ylim(0, 100)
     ax.set_title("all classes")
-    ax.legend(frameon=False, loc="center right")
+    ax.legend(frameon=False, loc="best")
     if per_class is not None:
         import seaborn as sns
         for ax, metric in zip(axes[0, 1:], ("precision", "coverage")):
