@@ -4,6 +4,7 @@ once is computed once."""
 import json
 import queue
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import torch
@@ -100,12 +101,10 @@ def test_bars_are_named_in_words_and_a_workers_bar_reaches_the_parent(tmp_path):
     finally:
         progress.send_to(None)
 
-    class Done:
-        def done(self):
-            return True
-
+    done = Future()
+    done.set_result(None)
     board = progress.Board(sink)
-    board.follow([Done()])
+    board.follow([done])
     assert {(x.desc, x.n, x.total) for x in board.bars.values()} == {("oracle · seed 0", 5, 5),
                                                                      ("oracle · seed 0 · round 1", 3, 3)}
 
@@ -119,3 +118,28 @@ def test_setup_applies_overrides_and_check_profiles_keep_their_exports_in_build(
     for profile in ("smoke", "paper-check"):
         lab = setup(profile, build_dir=tmp_path)[0]
         assert lab.tables_dir == tmp_path / profile / "tables" and lab.figures_dir == tmp_path / profile / "figures"
+
+
+def test_after_a_failed_stage_the_calls_not_yet_started_are_cancelled():
+    failed, running, waiting = Future(), Future(), Future()
+    failed.set_running_or_notify_cancel()
+    failed.set_exception(RuntimeError("boom"))
+    running.set_running_or_notify_cancel()      # a running call finishes; one not started is cancelled
+    threading.Timer(0.5, running.set_result, (None,)).start()
+    progress.Board(queue.Queue()).follow([failed, running, waiting])
+    assert running.result() is None and not running.cancelled()
+    assert waiting.cancelled() and isinstance(failed.exception(), RuntimeError)
+
+
+def test_the_thesis_calls_put_cyclegan_first_and_every_teacher_before_what_starts_from_it(tmp_path):
+    calls = Lab("default", build_dir=tmp_path).thesis_calls()
+    names = [name for name, _ in calls]
+    assert names[0] == "cyclegan" and len(calls) == len({json.dumps(c, sort_keys=True) for c in calls})
+    teachers = {kw["seed"]: i for i, (name, kw) in enumerate(calls) if name == "translated"}
+    assert sorted(teachers) == [0, 1, 2]
+    for i, (name, kw) in enumerate(calls):
+        if name in ("self_training", "adversarial", "entropy", "semi_supervised"):
+            assert i > teachers[kw["seed"]], (name, kw)
+    # notebook 06: both methods at each labeled fraction below 1, three seeds each; 03: the oracles scored
+    assert sum(name == "semi_supervised" for name in names) == 6 and names.count("oracle") == 9
+    assert sum(name == "score" for name in names) == 9

@@ -2,7 +2,7 @@
 
 Measures images/s of one full training step of
   * the task model (DeepLabV3+, the `Supervised` method's step: forward, pixel CE, backward,
-    gradient clipping, AdamW step) on random images and random labels, and
+    gradient clipping, fused AdamW step) on random images and random labels, and
   * CycleGAN (the `CycleGAN` method's step: G step with 2 generators, LSGAN + cycle + identity
     losses, then the D step of 2 PatchGANs with the image pools),
 each in three configurations side by side in one process:
@@ -130,7 +130,7 @@ def _seg_workload(s: Sizes, profile_name: str):
                 "weight": torch.ones(s.seg_batch, h, w).to(device)}
 
     info = {"model": "DeepLabV3+", "encoder": s.encoder, "decoder_channels": s.decoder_channels, "hw": list(s.seg_hw),
-            "batch": s.seg_batch, "images_per_step": s.seg_batch, "optimizer": "AdamW", "grad_clip": 10.0}
+            "batch": s.seg_batch, "images_per_step": s.seg_batch, "optimizer": "AdamW (fused)", "grad_clip": 10.0}
     return info, make_method, make_batch, 10.0, s.seg_batch
 
 

@@ -42,6 +42,7 @@ STAGE_NAMES = {"source_only": "source only", "oracle": "oracle", "cyclegan": "Cy
                "fda": "FDA", "adversarial_output": "output-level adversarial",
                "adversarial_feature": "feature-level adversarial", "entropy": "entropy minimisation",
                "self_training": "self-training"}
+FDA_BETA = 0.01                                # FDA's low-frequency window (notebook 04's default)
 _UNNAMED = {"seed", "source", "source_root", "teacher", "level", "init", "split_batch"}   # said by the stage name, or paths
 
 
@@ -91,15 +92,17 @@ class Lab:
         with progress.naming(run_name(stage, params)):
             return self.cache.run(stage, key, lambda out: fn(self.data(), out, self.profile, **params), self.compute)
 
-    def prefetch(self, calls: list[tuple[str, dict]], workers: int | None = None, threads: int | None = None) -> None:
+    def prefetch(self, calls: list[tuple[str, dict]], workers: int | None = None, threads: int | None = None,
+                 every: bool = False) -> None:
         """Compute the uncached stages among `calls` [(Lab method name, keyword arguments), ...] side by
-        side, then return; afterwards the same calls read the stage cache. The calls must not depend on
-        each other's results. On a CPU, two one-thread trainings do about 1.35x the work of one two-thread
-        training; so `workers` (default: the number of cores, at most the number of pending calls) each
-        run with `threads` (default cores // workers) torch threads. The calls beyond a multiple of
-        `workers` (the last ones: put the longest first), and all of them on CUDA (one GPU trains one
-        model at a time), are left to the ordinary calls. A stage gives the result of its ordinary call
-        made with `threads` torch threads."""
+        side, then return; afterwards the same calls read the stage cache. On a CPU, two one-thread trainings
+        do about 1.35x the work of one two-thread training; so `workers` (default: the number of cores, at
+        most the number of pending calls) each run with `threads` (default cores // workers) torch threads,
+        taking the calls in order. A call that needs the stage of an earlier one (an adversarial run, its
+        translated teacher) waits for it: order the calls so that it rarely has to, longest first. The calls
+        beyond a multiple of `workers` are left to the ordinary calls (on every core), unless `every`; on
+        CUDA (one GPU trains one model at a time) all of them are. A stage gives the result of its ordinary
+        call made with `threads` torch threads."""
         if not self.compute or torch.cuda.is_available():
             return
         self.data()                               # the world and its statistics, before the workers start
@@ -107,7 +110,8 @@ class Lab:
         workers = min(workers or os.cpu_count() or 1, len(pending))
         if workers < 2:
             return
-        pending = pending[:len(pending) - len(pending) % workers]   # a last odd one trains here, on every core
+        if not every:
+            pending = pending[:len(pending) - len(pending) % workers]   # a last odd one trains here, on every core
         threads = threads or max(1, (os.cpu_count() or 1) // workers)
         ctx = get_context("spawn")
         sink = ctx.Queue()                        # the workers' progress: this process draws one bar per run
@@ -118,7 +122,23 @@ class Lab:
             futures = [pool.submit(_compute_stage, self._args, name, kw) for name, kw in pending]
             progress.Board(sink).follow(futures)
             for future in futures:
-                future.result()                   # a failing stage raises here, named by its traceback
+                if not future.cancelled():
+                    future.result()               # a failing stage raises here, named by its traceback
+
+    def thesis_calls(self) -> list[tuple[str, dict]]:
+        """Every stage the seven notebooks compute at their default parameters, as `prefetch` calls in an
+        order for two workers: CycleGAN first (the longest, and the translated teachers need it), beside it
+        what needs nothing, then the teachers, then what starts from them, longest first. `make reproduce`
+        computes them all side by side before it runs the notebooks (which then read the cache)."""
+        seeds, p = self.seeds, self.profile
+        each = lambda name, **kw: [(name, {"seed": s, **kw}) for s in seeds]   # noqa: E731
+        few = [f for f in p.fractions if f < 1]
+        semi = [f for f in p.fractions if f < 1 or p.st_pool != "train"]      # as notebook 06 decides
+        return ([("cyclegan", {})] + each("oracle") + each("source_only")
+                + [c for f in few for c in each("oracle", fraction=f)] + each("fda", beta=FDA_BETA)
+                + each("translated") + [c for on in ("gta5", "translated", "val") for c in each("score", on=on, stage="oracle")]
+                + each("self_training") + each("adversarial", level="output") + each("adversarial", level="feature")
+                + each("entropy") + [c for f in semi for c in each("semi_supervised", fraction=f)])
 
     def _cached(self, name: str, kw: dict) -> bool:
         self.compute = False
@@ -146,7 +166,7 @@ class Lab:
         root = self.cyclegan()["translated_root"]
         return self._run("translated", train_supervised, seed=seed, source="gta5", source_root=root, **kw)
 
-    def fda(self, seed=0, beta=0.01):
+    def fda(self, seed=0, beta=FDA_BETA):
         return self._run("fda", train_fda, seed=seed, beta=beta)
 
     def teacher(self, seed=0) -> str:
@@ -208,6 +228,10 @@ class Lab:
             atomic_write_json(path, evaluate(self.load_model(result, device=device), dataset, device,
                                              num_workers=self.profile.num_workers))
         return json.loads(path.read_text())
+
+    def score(self, on: str, stage: str, **kw) -> dict:
+        """`evaluate_on(<stage>(**kw), on)`: a stage's model scored on another set, as one `prefetch` call."""
+        return self.evaluate_on(getattr(self, stage)(**kw), on)
 
     def load_model(self, result: dict, round_: int | None = None, device="cpu"):
         """The trained task model of a result (a self-training result: its last or a given round)."""

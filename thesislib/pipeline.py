@@ -156,6 +156,11 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
     _say(f"reproduce: profile {profile}, data {parameters['data_root'] or 'embedded world'}, {mode}; "
          f"{len(nbs)} notebooks, kernel {kernel}; executed copies in {out_dir}")
     start = time.time()
+    if not (exports_only or only) and Path(notebooks_dir) == NOTEBOOKS:
+        trained = _train_side_by_side(profile, data_root, build_dir, overrides)
+        if trained is False:
+            return 1
+        parameters["exports_only"] = bool(trained)      # the notebooks read what was trained (a stage missed fails)
     for i, nb in enumerate(nbs, 1):
         out = out_dir / nb.name
         t0 = time.time()
@@ -170,6 +175,30 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
         _say(f"ok  {elapsed(time.time() - t0):>12}")
     _say(f"done: {len(nbs)} notebooks in {elapsed(time.time() - start)}; {_exports_note(profile, data_root, build_dir)}")
     return 0
+
+
+def _train_side_by_side(profile, data_root, build_dir, overrides) -> bool | None:
+    """On a CPU with two or more cores, compute every uncached stage of the seven notebooks before they run,
+    one per core, one thread each (`Lab.thesis_calls`, `Lab.prefetch`): no core idles between notebooks, and
+    every stage is computed with one thread whatever the order. True when done, False (after one clear
+    message) when a stage failed, None where the notebooks train in turn (a GPU, one core)."""
+    import torch
+
+    from thesislib.experiments import Lab
+    if torch.cuda.is_available() or (os.cpu_count() or 1) < 2:
+        return None
+    lab = Lab(profile, data_root, build_dir=build_dir, **(overrides or {}))
+    _say("training every stage the notebooks need, one per core (the world first, if missing)")
+    t0 = time.time()
+    try:
+        lab.prefetch(lab.thesis_calls(), every=True)
+    except Exception as e:  # noqa: BLE001 - a failing stage stops the run with one clear message
+        _say(f"training failed after {elapsed(time.time() - t0)}: {type(e).__name__}: {e}")
+        _say(f"the workers' other output is in {lab.build / 'logs' / 'prefetch.log'}; rerun to resume from the "
+             "last checkpoints")
+        return False
+    _say(f"training done in {elapsed(time.time() - t0)}; the notebooks read the stage cache")
+    return True
 
 
 def _exports_note(profile, data_root, build_dir) -> str:

@@ -133,10 +133,14 @@ class Board:
         self.sink, self.bars = sink, {}
 
     def follow(self, futures) -> None:
-        """Draw the workers' bars until every future is done (their results are left to the caller)."""
+        """Draw the workers' bars until every future is done (their results are left to the caller); after
+        a failure the calls not yet started are cancelled (what needed the failed one would fail too)."""
         pending = set(futures)
         while pending:
             self._drain(timeout=0.2)
+            if any(f.done() and not f.cancelled() and f.exception() for f in futures):
+                for f in pending:
+                    f.cancel()                # only those not started: the running ones finish
             pending = {f for f in pending if not f.done()}
         self._drain(timeout=0)
         for b in self.bars.values():          # a run that failed keeps its bar where it stopped
