@@ -8,6 +8,7 @@ other Lab writes under build/<profile>/explore/, or into the folder given as `ex
 import json
 import os
 import sys
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from multiprocessing import get_context
@@ -89,36 +90,30 @@ class Lab:
     def _run(self, stage: str, fn, **params) -> dict:
         data = f"embedded world ({self.profile.name})" if self.embedded else str(self.data_root.resolve())
         key = {"profile": asdict(self.profile), "data_root": data, **params}   # no checkout path in the key
-        with progress.naming(run_name(stage, params)):
+        with progress.naming(run_name(stage, params)), one_thread_on_cpu():
             return self.cache.run(stage, key, lambda out: fn(self.data(), out, self.profile, **params), self.compute)
 
-    def prefetch(self, calls: list[tuple[str, dict]], workers: int | None = None, threads: int | None = None,
-                 every: bool = False) -> None:
+    def prefetch(self, calls: list[tuple[str, dict]], workers: int | None = None) -> None:
         """Compute the uncached stages among `calls` [(Lab method name, keyword arguments), ...] side by
-        side, then return; afterwards the same calls read the stage cache. On a CPU, two one-thread trainings
-        do about 1.35x the work of one two-thread training; so `workers` (default: the number of cores, at
-        most the number of pending calls) each run with `threads` (default cores // workers) torch threads,
-        taking the calls in order. A call that needs the stage of an earlier one (an adversarial run, its
-        translated teacher) waits for it: order the calls so that it rarely has to, longest first. The calls
-        beyond a multiple of `workers` are left to the ordinary calls (on every core), unless `every`; on
-        CUDA (one GPU trains one model at a time) all of them are. A stage gives the result of its ordinary
-        call made with `threads` torch threads."""
+        side, then return; afterwards the same calls read the stage cache. On a CPU every stage trains on
+        one thread (`one_thread_on_cpu`), and two one-thread trainings do about 1.35x the work of one
+        two-thread training; so `workers` processes (default: one per core) take the pending calls in
+        order. A call that needs the stage of an earlier one (an adversarial run, its translated teacher)
+        waits for it: order the calls so that it rarely has to, longest first. On CUDA (one GPU trains one
+        model at a time), and for a single pending call, the ordinary calls compute them in turn."""
         if not self.compute or torch.cuda.is_available():
             return
         self.data()                               # the world and its statistics, before the workers start
-        pending = [(name, kw) for name, kw in calls if not self._cached(name, kw)]
+        pending = [(name, kw) for name, kw in calls if not self.cached(name, kw)]
         workers = min(workers or os.cpu_count() or 1, len(pending))
         if workers < 2:
             return
-        if not every:
-            pending = pending[:len(pending) - len(pending) % workers]   # a last odd one trains here, on every core
-        threads = threads or max(1, (os.cpu_count() or 1) // workers)
         ctx = get_context("spawn")
         sink = ctx.Queue()                        # the workers' progress: this process draws one bar per run
         logs = self.build / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(sink, threads, str(logs))) as pool:
+                                 initargs=(sink, str(logs))) as pool:
             futures = [pool.submit(_compute_stage, self._args, name, kw) for name, kw in pending]
             progress.Board(sink).follow(futures)
             for future in futures:
@@ -140,7 +135,8 @@ class Lab:
                 + each("self_training") + each("adversarial", level="output") + each("adversarial", level="feature")
                 + each("entropy") + [c for f in semi for c in each("semi_supervised", fraction=f)])
 
-    def _cached(self, name: str, kw: dict) -> bool:
+    def cached(self, name: str, kw: dict) -> bool:
+        """Whether the call `getattr(self, name)(**kw)` would only read the stage cache."""
         self.compute = False
         try:
             getattr(self, name)(**kw)
@@ -225,8 +221,9 @@ class Lab:
             if not self.compute:
                 raise StageMissing(f"{path} is not cached; run `make reproduce` first.")
             device = default_device()
-            atomic_write_json(path, evaluate(self.load_model(result, device=device), dataset, device,
-                                             num_workers=self.profile.num_workers))
+            with one_thread_on_cpu():
+                atomic_write_json(path, evaluate(self.load_model(result, device=device), dataset, device,
+                                                 num_workers=self.profile.num_workers))
         return json.loads(path.read_text())
 
     def score(self, on: str, stage: str, **kw) -> dict:
@@ -241,6 +238,20 @@ class Lab:
         return load_segmenter(run / CHECKPOINT, self.profile, torch.device(device))
 
 
+@contextmanager
+def one_thread_on_cpu():
+    """Compute a stage on one torch thread on a CPU: a stage's numbers then do not depend on whether it
+    trained alone or beside another (thread counts change the order of float sums), and side by side
+    is the faster use of the cores (`Lab.prefetch`)."""
+    threads = torch.get_num_threads()
+    if not torch.cuda.is_available():
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_name(stage: str, params: dict) -> str:
     """A run in words for its progress bar: "oracle · seed 0", "oracle · seed 1 · fraction 0.125"."""
     words = [STAGE_NAMES.get(stage, stage.replace("_", " "))]
@@ -251,10 +262,9 @@ def run_name(stage: str, params: dict) -> str:
     return " · ".join(words)
 
 
-def _init_worker(sink, threads: int, logs: str) -> None:
-    """A `Lab.prefetch` worker: `threads` torch threads; its bars are drawn by the parent; what else it
-    writes to stderr (warnings, the bars of pseudo-labelling and translation) goes to build/logs/prefetch.log."""
-    torch.set_num_threads(threads)
+def _init_worker(sink, logs: str) -> None:
+    """A `Lab.prefetch` worker: its bars are drawn by the parent; what else it writes to stderr (warnings,
+    the bars of pseudo-labelling and translation) goes to build/logs/prefetch.log."""
     progress.send_to(sink)
     sys.stderr = open(Path(logs) / "prefetch.log", "a", buffering=1)
 

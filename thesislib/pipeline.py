@@ -178,25 +178,28 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
 
 
 def _train_side_by_side(profile, data_root, build_dir, overrides) -> bool | None:
-    """On a CPU with two or more cores, compute every uncached stage of the seven notebooks before they run,
-    one per core, one thread each (`Lab.thesis_calls`, `Lab.prefetch`): no core idles between notebooks, and
-    every stage is computed with one thread whatever the order. True when done, False (after one clear
-    message) when a stage failed, None where the notebooks train in turn (a GPU, one core)."""
+    """On a CPU, compute every uncached stage of the seven notebooks before they run, one per core, one
+    thread each (`Lab.thesis_calls`, `Lab.prefetch`): no core idles between notebooks, and every stage is
+    computed with one thread whatever was cached. True when done, False (after one clear message) when a
+    stage failed, None on a GPU or one core (the notebooks train in turn)."""
     import torch
 
     from thesislib.experiments import Lab
-    if torch.cuda.is_available() or (os.cpu_count() or 1) < 2:
+    if torch.cuda.is_available():
         return None
     lab = Lab(profile, data_root, build_dir=build_dir, **(overrides or {}))
     _say("training every stage the notebooks need, one per core (the world first, if missing)")
     t0 = time.time()
+    calls = lab.thesis_calls()
     try:
-        lab.prefetch(lab.thesis_calls(), every=True)
+        lab.prefetch(calls)
     except Exception as e:  # noqa: BLE001 - a failing stage stops the run with one clear message
         _say(f"training failed after {elapsed(time.time() - t0)}: {type(e).__name__}: {e}")
         _say(f"the workers' other output is in {lab.build / 'logs' / 'prefetch.log'}; rerun to resume from the "
              "last checkpoints")
         return False
+    if not all(lab.cached(name, kw) for name, kw in calls):     # one core: the notebooks train in turn
+        return None
     _say(f"training done in {elapsed(time.time() - t0)}; the notebooks read the stage cache")
     return True
 
