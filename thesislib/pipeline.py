@@ -1,6 +1,7 @@
 """`thesislib reproduce` and `thesislib sweep`: run the notebooks with Papermill.
 
-reproduce: every `notebooks/NN_*.ipynb` in order, with one profile's parameters; the executed copies go
+reproduce: on a CPU, first every stage the notebooks need, trained side by side (`_train_side_by_side`); then
+every `notebooks/NN_*.ipynb` in order, with one profile's parameters; the executed copies go
 to build/<profile>/notebooks/ (the committed notebooks stay output-free); it marks the run as the thesis' export
 run (THESISLIB_EXPORTS=thesis for the kernel), so the notebooks write tables/ and figures/ (any other run of a
 notebook writes under build/). A failing notebook stops the run, names the notebook and the cell, and keeps the partially
@@ -181,7 +182,7 @@ def _train_side_by_side(profile, data_root, build_dir, overrides) -> bool | None
     """On a CPU, compute every uncached stage of the seven notebooks before they run, one per core, one
     thread each (`Lab.thesis_calls`, `Lab.prefetch`): no core idles between notebooks, and every stage is
     computed with one thread whatever was cached. True when done, False (after one clear message) when a
-    stage failed, None on a GPU or one core (the notebooks train in turn)."""
+    stage failed, None where the notebooks train (a GPU; one core, or the single stage prefetch leaves)."""
     import torch
 
     from thesislib.experiments import Lab
@@ -198,7 +199,7 @@ def _train_side_by_side(profile, data_root, build_dir, overrides) -> bool | None
         _say(f"the workers' other output is in {lab.build / 'logs' / 'prefetch.log'}; rerun to resume from the "
              "last checkpoints")
         return False
-    if not all(lab.cached(name, kw) for name, kw in calls):     # one core: the notebooks train in turn
+    if not all(lab.cached(name, kw) for name, kw in calls):     # one core, or one stage left: the notebooks train it
         return None
     _say(f"training done in {elapsed(time.time() - t0)}; the notebooks read the stage cache")
     return True
