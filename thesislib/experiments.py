@@ -131,7 +131,8 @@ class Lab:
         semi = [f for f in p.fractions if f < 1 or p.st_pool != "train"]      # as notebook 06 decides
         return ([("cyclegan", {})] + each("oracle") + each("source_only")
                 + [c for f in few for c in each("oracle", fraction=f)] + each("fda", beta=FDA_BETA)
-                + each("translated") + [c for on in ("gta5", "translated", "val") for c in each("score", on=on, stage="oracle")]
+                + each("translated")
+                + [c for on in ("gta5", "translated", "val") for c in each("score", on=on, stage="oracle")]
                 + each("self_training") + each("adversarial", level="output") + each("adversarial", level="feature")
                 + each("entropy") + [c for f in semi for c in each("semi_supervised", fraction=f)])
 
