@@ -43,7 +43,7 @@ exports: $(STAMP)
 # every table and figure in an 11 pt A4 report (15 cm text width) -> build/thesis-preview.pdf (-ko.pdf);
 # tables rendered from the CSVs of tables/ (or build/<profile>/ when tables/ has none); needs pdflatex
 thesis: $(STAMP)
-	$(PY) -m thesislib.report.preview --lang $(THESIS_LANG)
+	$(PY) -m thesislib.tools.preview --lang $(THESIS_LANG)
 
 bench: $(STAMP)
 	$(PY) -m thesislib bench --out build/bench.json

@@ -20,7 +20,7 @@ import json
 import sys
 import time
 
-from thesislib.data import world
+from thesislib.tools import world
 
 ST_VARIANTS = {"st_conf": {"thresholds": "confidence"}, "st_bdl": {"thresholds": "bdl"},
                "st_rcs": {"rare_class_sampling": True}, "st_pool": {"pool": "train+extra"},

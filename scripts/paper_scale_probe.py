@@ -19,7 +19,7 @@ from PIL import Image
 
 from thesislib.data.common import PseudoLabeled
 from thesislib.data.stream import step_loader
-from thesislib.data.world import write_world
+from thesislib.tools.world import write_world
 from thesislib.methods.common import source_set, target_set, val_set
 from thesislib.profiles import get_profile
 

@@ -9,7 +9,7 @@ import sys
 import torch
 
 from thesislib.experiments import Lab
-from thesislib.inference import evaluate
+from thesislib.scoring import evaluate
 from thesislib.methods.common import target_set
 
 

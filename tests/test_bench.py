@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from thesislib import bench
+from thesislib.tools import bench
 
 TINY = bench.Sizes(encoder="resnet18", decoder_channels=8, seg_hw=(32, 32), seg_batch=2, gan_hw=(32, 32),
                    gan_ngf=4, gan_blocks=1, gan_batches=(1,), warmup=0, min_steps=1, min_seconds=0.0,

@@ -12,6 +12,7 @@ from thesislib.losses import (
     identity_loss,
     pseudo_label_ce,
     segmentation_ce,
+    stream_ce,
 )
 
 
@@ -41,20 +42,36 @@ def test_all_ignored_gives_zero_not_nan(batch):
 
 
 def test_pseudo_label_ce_weighting(batch):
+    """Class weights give F.cross_entropy's weighted mean; a pixel weight (an image's confidence) scales it."""
     logits, target = batch
     plain = F.cross_entropy(logits, target, ignore_index=255)
     assert pseudo_label_ce(logits, target, pixel_weight=torch.ones(target.shape)).item() == pytest.approx(plain.item())
+    assert pseudo_label_ce(logits, target, pixel_weight=torch.full(target.shape, 0.25)).item() == \
+        pytest.approx(0.25 * plain.item())
 
     weight = torch.rand(target.shape)
     ce = F.cross_entropy(logits, target, ignore_index=255, reduction="none")
     valid = target != 255
-    expected = (weight * ce)[valid].sum() / weight[valid].sum()
-    assert pseudo_label_ce(logits, target, pixel_weight=weight).item() == pytest.approx(expected.item())
-
     cw = torch.tensor([1.0, 2.0, 0.5, 3.0, 1.0])
-    w = weight * cw[target.clamp(max=4)]
-    expected = (w * ce)[valid].sum() / w[valid].sum()
+    class_w = cw[target.clamp(max=4)]
+    expected = (weight * class_w * ce)[valid].sum() / class_w[valid].sum()
     assert pseudo_label_ce(logits, target, weight, cw).item() == pytest.approx(expected.item())
+    assert pseudo_label_ce(logits, target, class_weights=cw).item() == \
+        pytest.approx(F.cross_entropy(logits, target, weight=cw, ignore_index=255).item())
+
+
+def test_stream_ce_gives_each_stream_its_batch_share(batch):
+    """A stream whose pixels are mostly ignored still carries its share of the batch (pooled CE would not)."""
+    logits, target = batch
+    target = target.clone()
+    target[1, :, 1:] = 255                                   # item 1: one column of labels left
+    loss, parts = stream_ce(logits, target, [1, 1, 0])
+    first = F.cross_entropy(logits[:1], target[:1], ignore_index=255)
+    second = F.cross_entropy(logits[1:], target[1:], ignore_index=255)
+    assert parts[2] is None and parts[0].item() == pytest.approx(first.item())
+    assert loss.item() == pytest.approx(0.5 * first.item() + 0.5 * second.item())
+    pooled = F.cross_entropy(logits, target, ignore_index=255)
+    assert abs(pooled.item() - loss.item()) > 1e-4
 
 
 def test_gan_loss_values():

@@ -6,22 +6,27 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from thesislib.data.check import check_data
 from thesislib.data.stream import step_loader
-from thesislib.data.world import write_world
+from thesislib.tools.world import write_world
 from thesislib.methods.adversarial import train_adversarial
 from thesislib.methods.cyclegan import train_cyclegan
 from thesislib.methods.entropy import train_entropy
 from thesislib.methods.fda import fda_source_to_target, train_fda
 from thesislib.methods import self_training
-from thesislib.methods.self_training import train_self_training
+from thesislib.methods.common import load_segmenter, target_set
+from thesislib.methods.self_training import SelfTraining, train_self_training
 from thesislib.methods.supervised import train_supervised
 from thesislib.profiles import get_profile
+from thesislib.scoring import evaluate
 
 SMOKE = get_profile("smoke")
+CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
@@ -40,25 +45,33 @@ def translated(world, tmp_path_factory):
     return out, metrics
 
 
-def _valid(metrics):
-    val = metrics["val"]
+def _valid(world, checkpoint):
+    """The scores of a trained model on target val (training never scores itself: thesislib.scoring does)."""
+    val = evaluate(load_segmenter(checkpoint, SMOKE, CPU), target_set(world, SMOKE, "val", native_labels=True), CPU)
     assert 0 <= val["miou"] <= 100 and 0 <= val["pixel_accuracy"] <= 100
     assert len(val["iou"]) == 19
     return val
 
 
+@pytest.fixture(scope="module")
+def teacher(world, translated, tmp_path_factory):
+    out = tmp_path_factory.mktemp("teacher")
+    train_supervised(world, out, SMOKE, source_root=translated[0] / "translated", progress=False)
+    return out / "checkpoint.pt"
+
+
 def test_supervised_source_only_and_oracle(world, tmp_path):
-    src = train_supervised(world, tmp_path / "src", SMOKE, source="gta5", progress=False)
-    ora = train_supervised(world, tmp_path / "ora", SMOKE, source="cityscapes", fraction=0.5,
-                           class_weighting=False, progress=False)
-    _valid(src), _valid(ora)
+    train_supervised(world, tmp_path / "src", SMOKE, source="gta5", progress=False)
+    train_supervised(world, tmp_path / "ora", SMOKE, source="cityscapes", fraction=0.5, class_weighting=False,
+                     progress=False)
     for d in ("src", "ora"):
+        _valid(world, tmp_path / d / "checkpoint.pt")
         assert {"metrics.json", "config.json", "log.jsonl", "checkpoint.pt"} <= set(os.listdir(tmp_path / d))
 
 
 def test_class_weighting_and_rare_class_sampling_run(world, tmp_path):
-    m = train_supervised(world, tmp_path, SMOKE, class_weighting=True, rare_class_sampling=True, progress=False)
-    _valid(m)
+    train_supervised(world, tmp_path, SMOKE, class_weighting=True, rare_class_sampling=True, progress=False)
+    _valid(world, tmp_path / "checkpoint.pt")
 
 
 def test_class_balancing_uses_the_training_sets_own_labels(world, tmp_path):
@@ -70,9 +83,9 @@ def test_class_balancing_uses_the_training_sets_own_labels(world, tmp_path):
     assert counts.sum(0).tolist() != item_class_counts(train, world / "cityscapes").sum(0).tolist()
     w = class_weights_for(half, world / "cityscapes", True)
     assert w.shape == (19,) and abs(float(w.mean()) - 1) < 1e-5
-    m = train_supervised(world, tmp_path, SMOKE, source="cityscapes", fraction=0.5, class_weighting=True,
-                         rare_class_sampling=True, progress=False)       # the oracle can balance classes too
-    _valid(m)
+    train_supervised(world, tmp_path, SMOKE, source="cityscapes", fraction=0.5, class_weighting=True,
+                     rare_class_sampling=True, progress=False)           # the oracle can balance classes too
+    _valid(world, tmp_path / "checkpoint.pt")
 
 
 def test_adaptation_from_the_teacher_starts_from_its_weights(world, translated, tmp_path):
@@ -80,9 +93,8 @@ def test_adaptation_from_the_teacher_starts_from_its_weights(world, translated, 
     root = translated[0] / "translated"
     teacher = train_supervised(world, tmp_path / "teacher", SMOKE, source_root=root, progress=False)
     frozen = get_profile("smoke", lr=0.0)
-    m = train_entropy(world, tmp_path / "ent", frozen, source_root=root, init=tmp_path / "teacher" / "checkpoint.pt",
-                      split_batch=True, progress=False)
-    _valid(m)
+    train_entropy(world, tmp_path / "ent", frozen, source_root=root, init=tmp_path / "teacher" / "checkpoint.pt",
+                  split_batch=True, progress=False)
     config = json.loads((tmp_path / "ent" / "config.json").read_text())
     assert config["batch_sizes"] == [SMOKE.batch_size // 2] * 2 and config["init"].endswith("checkpoint.pt")
     start = torch.load(tmp_path / "teacher" / "checkpoint.pt", weights_only=True)["modules"]["seg"]
@@ -106,28 +118,50 @@ def test_cyclegan_translates_the_source_set_in_gta5_layout(world, translated):
 
 def test_adaptation_methods_train(world, translated, tmp_path):
     root = translated[0] / "translated"
-    _valid(train_fda(world, tmp_path / "fda", SMOKE, progress=False))
+    train_fda(world, tmp_path / "fda", SMOKE, progress=False)
+    _valid(world, tmp_path / "fda" / "checkpoint.pt")
     for level in ("output", "feature"):
-        m = train_adversarial(world, tmp_path / level, SMOKE, level=level, source_root=root, progress=False)
-        _valid(m)
+        train_adversarial(world, tmp_path / level, SMOKE, level=level, source_root=root, progress=False)
+        _valid(world, tmp_path / level / "checkpoint.pt")
         log = json.loads((tmp_path / level / "log.jsonl").read_text().splitlines()[0])
         assert {"loss_seg", "loss_adv", "loss_D"} <= set(log)
-    _valid(train_entropy(world, tmp_path / "ent", SMOKE, source_root=root, progress=False))
+    train_entropy(world, tmp_path / "ent", SMOKE, source_root=root, progress=False)
+    _valid(world, tmp_path / "ent" / "checkpoint.pt")
 
 
-def test_self_training_rounds_write_pseudo_labels_and_quality(world, translated, tmp_path):
+def test_self_training_rounds_write_pseudo_labels_and_quality(world, translated, teacher, tmp_path):
     root = translated[0] / "translated"
-    summary = train_self_training(world, tmp_path, SMOKE, source_root=root, progress=False)
+    summary = train_self_training(world, tmp_path, SMOKE, 0, root, teacher, progress=False)
     assert [r["round"] for r in summary["rounds"]] == [1, 2]
     assert [r["real_share"] for r in summary["rounds"]] == list(SMOKE.st_real_share)
     q = summary["rounds"][0]["pseudo_labels"]
     assert 0 <= q["overall_precision"] <= 100 and set(q["precision"]) == set(q["coverage"])
+    assert 0 <= q["loss_weighted_precision"] <= 100
     labels = list((tmp_path / "round1" / "pseudo" / "labels").rglob("*.png"))
     assert len(labels) == SMOKE.n_train                               # pool: target train (smoke st_pool)
-    assert (tmp_path / "round0" / "metrics.json").exists()          # the teacher was trained first
+    bottom = round(SMOKE.st_ignore_bottom * SMOKE.image_hw[0])        # the ego vehicle's rows: never pseudo-labeled
+    assert all((np.asarray(Image.open(p))[-bottom:] == 255).all() for p in labels)
+    log = [json.loads(l) for l in (tmp_path / "round1" / "log.jsonl").read_text().splitlines()]
+    assert {"loss_stream0", "loss_stream1"} <= set(log[0])             # the loss averaged per stream
+    _valid(world, tmp_path / "round2" / "checkpoint.pt")
 
 
-def test_semi_supervised_student_draws_labeled_images_every_batch(world, translated, tmp_path, monkeypatch):
+def test_the_control_trains_the_same_student_without_pseudo_labels(world, translated, teacher, tmp_path, monkeypatch):
+    calls = []
+
+    def recording_step_loader(datasets, counts, *args, **kw):
+        calls.append(counts)
+        return step_loader(datasets, counts, *args, **kw)
+
+    monkeypatch.setattr(self_training, "step_loader", recording_step_loader)
+    control = SelfTraining(real_share=(0.0, 0.0))
+    summary = train_self_training(world, tmp_path, SMOKE, 0, translated[0] / "translated", teacher, control,
+                                  progress=False)
+    assert calls == [[SMOKE.batch_size]] * 2 and all(r["pseudo_labels"] is None for r in summary["rounds"])
+    assert not (tmp_path / "round1" / "pseudo").exists()
+
+
+def test_semi_supervised_student_draws_labeled_images_every_batch(world, translated, teacher, tmp_path, monkeypatch):
     calls = []
 
     def recording_step_loader(datasets, counts, *args, **kw):
@@ -136,13 +170,18 @@ def test_semi_supervised_student_draws_labeled_images_every_batch(world, transla
 
     monkeypatch.setattr(self_training, "step_loader", recording_step_loader)
     with pytest.raises(ValueError, match="labeled_share"):
-        train_self_training(world, tmp_path / "bad", SMOKE, labeled_fraction=0.5, labeled_share=0.9, progress=False)
-    summary = train_self_training(world, tmp_path, SMOKE, source_root=translated[0] / "translated", rounds=1,
-                                  labeled_fraction=0.5, labeled_share=0.5, progress=False)
+        SelfTraining(labeled_fraction=0.5, labeled_share=1.0).resolved(SMOKE)
+    train_self_training(world, tmp_path, SMOKE, 0, translated[0] / "translated", teacher,
+                        SelfTraining(rounds=1, labeled_fraction=0.5, labeled_share=0.5), progress=False)
     sizes, counts = calls[0]
     assert sizes[2] == round(0.5 * SMOKE.n_train) and counts[2] == SMOKE.batch_size // 2   # the labeled stream
-    assert sum(counts) == SMOKE.batch_size and counts[1] == round(SMOKE.st_real_share[0] * SMOKE.batch_size)
-    _valid(summary)
+    rest = SMOKE.batch_size - counts[2]                                # the real share is a share of the rest
+    assert sum(counts) == SMOKE.batch_size and counts[1] == round(SMOKE.st_real_share[0] * rest)
+    target_only = SelfTraining(rounds=1, labeled_fraction=0.5, source=False)
+    train_self_training(world, tmp_path / "t", SMOKE, 0, None, teacher, target_only, progress=False)
+    sizes, counts = calls[-1]
+    assert len(counts) == 2 and counts == [SMOKE.batch_size // 2] * 2   # pseudo-labeled + labeled, no source
+    _valid(world, tmp_path / "round1" / "checkpoint.pt")
 
 
 def test_fda_swaps_only_low_frequencies():
@@ -175,6 +214,6 @@ def test_kill_9_then_rerun_gives_the_same_metrics(world, tmp_path):
     killed_at = torch.load(ckpt, weights_only=True)["step"]
     assert 0 < killed_at < steps
     subprocess.run(_cli(world, tmp_path / "killed", steps), check=True, env=env, capture_output=True)
-    full = json.loads((tmp_path / "full" / "metrics.json").read_text())
-    resumed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
-    assert resumed["val"] == full["val"]
+    full = json.loads((tmp_path / "full" / "val" / "metrics.json").read_text())
+    resumed = json.loads((tmp_path / "killed" / "val" / "metrics.json").read_text())
+    assert resumed["miou"] == full["miou"] and resumed["iou"] == full["iou"]

@@ -161,7 +161,7 @@ def test_image_pool_fills_then_returns_stored_images():
     assert torch.equal(ImagePool(pool_size=0).query(new), new)
 
 
-def test_image_pool_uses_torch_rng_and_state_round_trips():
+def test_image_pool_uses_python_rng_and_state_round_trips():
     pool = ImagePool(pool_size=4)
     pool.query(_images(4))
     buffer = io.BytesIO()
@@ -172,10 +172,8 @@ def test_image_pool_uses_torch_rng_and_state_round_trips():
     assert restored.pool_size == 4 and len(restored.images) == 4
 
     new = _images(20) + 100
-    torch.manual_seed(3)
-    random.seed(1)
+    random.seed(3)                      # the engine seeds Python's RNG every step: the pool reads no device value
     a = pool.query(new)
-    torch.manual_seed(3)
-    random.seed(2)
+    random.seed(3)
     b = restored.query(new)
     assert torch.equal(a, b) and not torch.equal(a, new)

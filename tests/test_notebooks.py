@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from thesislib import pipeline
-from thesislib.cache import StageCache
+from thesislib.lab import Lab
+from thesislib.report.thesis import read_table
+from thesislib.tools import sweep
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -27,7 +29,7 @@ TABLES = ["table_4_1_datasets", "table_4_3_direct_transfer", "table_4_4_per_clas
 FIGURES = ["fig_samples", "fig_class_frequency", "fig_translation", "fig_direct_transfer", "fig_per_class_iou",
            "fig_self_training_rounds", "fig_pseudo_label_quality", "fig_predictions", "fig_data_dependency"]
 COMMON_PARAMETERS = {"profile": "default", "data_root": None, "exports_only": False, "results_path": None,
-                     "overrides": None}
+                     "overrides": None, "exports": None, "lang": "en"}
 
 
 def read(path):
@@ -76,26 +78,31 @@ def test_notebook_is_committed_clean_and_parameterised(name):
     assert "rerun takes seconds" in intro.source
     text = "\n".join(c.source for c in code)
     # the shared setup and the key-numbers hand-off: one call each (where the exports go is decided there)
-    assert ("lab, seeds, results = setup(profile, data_root, exports_only, results_path, build_dir, overrides)"
-            in code[1].source)
-    assert code[-1].source == "key_numbers(results, results_path)"
-    assert "Lab(profile, data_root, build_dir=build_dir, compute=not exports_only" not in text
-    assert "tables_dir =" not in text and "figures_dir =" not in text, "only setup() decides where exports go"
+    assert (f'lab, out = setup(profile, data_root, exports_only, results_path, build_dir, overrides, exports, lang, '
+            f'"{name}")' in code[1].source)
+    assert code[-1].source == "key_numbers(out, results_path)"
+    assert "Lab(" not in text and "tables_dir" not in text and "figures_dir" not in text, \
+        "only setup() decides where exports go"
     for training in (".backward(", "optimizer", "zero_grad", "for step in"):
         assert training not in text, f"{name}: no training loops in notebooks ({training!r})"
-    assert "lab.tables_dir" in text or "lab.figures_dir" in text
+    # one call of thesislib.chapters per table or figure cell; the stages a notebook reads come from the plan
+    calls = [c.source for c in code[2:-1]]
+    assert calls and all(c.startswith("chapters.") and c.count("\n") == 0 for c in calls), calls
+    if name != "01_datasets":
+        assert f'lab.compute(plan.notebook("{name}", lab.profile' in code[1].source
 
 
 def test_self_training_notebook_defaults_are_the_methods():
-    """Notebook 05 at its defaults must run the same (cached) self-training as notebooks 06 and 07."""
-    import inspect
+    """Notebook 05 at its defaults shows the thesis' self-training (its parameters are SelfTraining's defaults)."""
+    from dataclasses import fields
 
-    from thesislib.methods.self_training import train_self_training
+    from thesislib.methods.self_training import SelfTraining
     values = assigned(parameters_cell(read(NOTEBOOKS / "05_self_training.ipynb"))[0].source)
-    defaults = inspect.signature(train_self_training).parameters
-    for k in ("thresholds", "noise", "class_weighting", "rare_class_sampling"):
-        assert values[k] == defaults[k].default, f"05_self_training: {k}={values[k]!r}, the method's default is " \
-                                                 f"{defaults[k].default!r}"
+    defaults = {f.name: f.default for f in fields(SelfTraining)}
+    options = [k for k in values if k in defaults]
+    assert len(options) >= 4
+    for k in options:
+        assert values[k] == defaults[k], f"05_self_training: {k}={values[k]!r}, the method's default is {defaults[k]!r}"
 
 
 # ---------------------------------------------------------------- the smoke reproduction (slow, once)
@@ -104,7 +111,7 @@ def smoke():
     """reproduce("smoke") into build/test once for this module: (exit code, printed output)."""
     import contextlib
     import io
-    StageCache(TEST_BUILD / "cache" / "smoke").prune()      # keep the reused test cache from growing
+    Lab("smoke", build_dir=TEST_BUILD).prune()              # keep the reused test cache from growing
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         rc = pipeline.reproduce("smoke", build_dir=TEST_BUILD)
@@ -135,8 +142,19 @@ def test_smoke_tables_exist_and_parse(smoke, name):
     assert r"\caption{" in tex and r"\label{tab:" in tex
     assert "% profile: smoke" in tex and "% commit: " in tex
     assert tex.count("&") >= 2 and not re.search(r"\bnan\b", tex, re.IGNORECASE)
-    csv = pd.read_csv(tables / f"{name}.csv")
+    csv, provenance = read_table(tables / f"{name}.csv")
     assert len(csv) > 0 and len(csv.columns) > 1
+    # three hops from a number to its trainer: the header names the notebook and the function that made the
+    # table, the function reads its rows from thesislib.plan, whose stages' kinds name their trainers
+    notebook, function = provenance["made_by"].split(" -> ")
+    assert (REPO / notebook).is_file() and function.startswith("thesislib.chapters.")
+    import importlib
+    assert callable(getattr(importlib.import_module("thesislib.chapters"), function.rsplit(".", 1)[1]))
+    assert "% made by: " + provenance["made_by"] in tex
+    if "stage" in csv.columns:                          # rows keyed by stage, never by position
+        from thesislib.stages import KINDS
+        named = csv["stage"].dropna().astype(str)
+        assert len(named) and all(s.split("(")[0] in KINDS for v in named for s in v.split("; ") if s)
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -153,15 +171,15 @@ def test_smoke_figures_exist_and_open(smoke, name):
 def test_smoke_table_contents_follow_the_thesis(smoke):
     assert smoke[0] == 0
     tables = TEST_BUILD / "smoke" / "tables"
-    per_class = pd.read_csv(tables / "table_4_4_per_class_iou.csv")
+    per_class = read_table(tables / "table_4_4_per_class_iou.csv")[0]
     assert set(per_class["class"]) >= set(__import__("thesislib.data.labels", fromlist=["x"]).CLASS_NAMES) | {"mIoU"}
     assert per_class["method"].nunique() == 8                           # 6 methods, self-training, oracle
     datasets = (tables / "table_4_1_datasets.tex").read_text()
     assert "GTA5" in datasets and "Cityscapes" in datasets and "& 19 &" in datasets
-    published = pd.read_csv(tables / "table_published_comparison.csv")
+    published = read_table(tables / "table_published_comparison.csv")[0]
     assert published["Benchmark"].str.contains("embedded world, profile smoke").any()
     assert published["Benchmark"].str.contains("Cityscapes val, DeepLabV2-ResNet101").any()
-    reported = pd.read_csv(tables / "table_reported_vs_reproduced.csv")
+    reported = read_table(tables / "table_reported_vs_reproduced.csv")[0]
     assert reported["reported"].notna().all() and reported["reproduced"].notna().any()
     assert len(reported) == len(pd.read_csv(REPO / "thesislib" / "reference" / "thesis_reported.csv"))
 
@@ -261,7 +279,7 @@ def test_sweep_collects_results_table_and_plot(tmp_path, capsys):
                         "import json\nresults = {'double': a * 2, 'length': len(b) + a, 'nested': {'k': a}}",
                         "if results_path:\n    json.dump(results, open(results_path, 'w'))",
                         parameters='profile = "default"\nresults_path = None\na = 1\nb = "x"')
-    rc = pipeline.sweep(str(nb), {"a": [1, 2], "b": ["x", "yy"]}, profile="smoke", build_dir=tmp_path / "build")
+    rc = sweep.sweep(str(nb), {"a": [1, 2], "b": ["x", "yy"]}, profile="smoke", build_dir=tmp_path / "build")
     out = capsys.readouterr().out
     assert rc == 0, out
     folder = tmp_path / "build" / "sweeps" / "tiny_sweep"
@@ -276,20 +294,21 @@ def test_sweep_collects_results_table_and_plot(tmp_path, capsys):
     with Image.open(folder / "sweep_tiny_sweep.png") as im:
         assert im.width > 300
     # a parameter the notebook does not declare is refused before anything runs
-    assert pipeline.sweep(str(nb), {"nope": [1]}, profile="smoke", build_dir=tmp_path / "build") == 2
+    assert sweep.sweep(str(nb), {"nope": [1]}, profile="smoke", build_dir=tmp_path / "build") == 2
     assert "no parameter(s) nope" in capsys.readouterr().out
 
 
-def test_only_the_thesis_run_writes_the_thesis_exports(tmp_path, monkeypatch):
-    """`reproduce` marks its runs as the thesis' export run; the same notebook run any other way (papermill
-    directly, a parameter changed) writes under build/<profile>/explore/."""
+def test_only_the_thesis_run_writes_the_thesis_exports(tmp_path):
+    """`reproduce` passes exports="thesis"; the same notebook run any other way (papermill directly, a parameter
+    changed, a profile field overridden) writes under build/<profile>/explore/."""
     nbs = tmp_path / "notebooks"
     write_notebook(nbs / "01_export.ipynb",
                    "from thesislib.notebook import key_numbers, setup\n"
-                   "lab, seeds, results = setup(profile, None, False, results_path, build_dir)",
-                   "lab.tables_dir.mkdir(parents=True, exist_ok=True)\n(lab.tables_dir / 'x.csv').write_text(str(n))",
-                   "import numpy as np\nresults['x'] = np.float64(n) / 3\nkey_numbers(results, results_path)",
-                   parameters='profile = "default"\nresults_path = None\nbuild_dir = None\nn = 1')
+                   "lab, out = setup(profile, None, False, results_path, build_dir, overrides, exports)",
+                   "out.tables_dir.mkdir(parents=True, exist_ok=True)\n(out.tables_dir / 'x.csv').write_text(str(n))",
+                   "import numpy as np\nout.results['x'] = np.float64(n) / 3\nkey_numbers(out, results_path)",
+                   parameters='profile = "default"\nresults_path = None\nbuild_dir = None\noverrides = None\n'
+                              'exports = None\nn = 1')
     build = tmp_path / "build"
     assert pipeline.reproduce("smoke", notebooks_dir=nbs, build_dir=build) == 0
     assert (build / "smoke" / "tables" / "x.csv").read_text() == "1"
@@ -300,14 +319,29 @@ def test_only_the_thesis_run_writes_the_thesis_exports(tmp_path, monkeypatch):
     pipeline._execute(nbs / "01_export.ipynb", out, {"build_dir": str(build), "n": 2}, pipeline.kernel_name())
     assert (build / "default" / "explore" / "tables" / "x.csv").read_text() == "2"
     assert _digests(REPO / "tables", REPO / "figures") == before
-    # in-process: the mark decides, whatever the profile
-    from thesislib.notebook import EXPORTS_ENV, THESIS, setup
-    monkeypatch.delenv(EXPORTS_ENV, raising=False)
-    assert setup("default", build_dir=build)[0].tables_dir == build / "default" / "explore" / "tables"
-    monkeypatch.setenv(EXPORTS_ENV, THESIS)
-    lab = setup("default", build_dir=build)[0]
-    assert (lab.tables_dir, lab.figures_dir) == (REPO / "tables", REPO / "figures")
-    assert setup("default", results_path=str(tmp_path / "p.json"))[0].tables_dir == tmp_path / "p"
+    from thesislib.notebook import setup
+    assert setup("default", build_dir=build)[1].tables_dir == build / "default" / "explore" / "tables"
+    thesis = setup("default", build_dir=build, exports="thesis")[1]
+    assert (thesis.tables_dir, thesis.figures_dir) == (REPO / "tables", REPO / "figures")
+    changed = setup("default", build_dir=build, exports="thesis", overrides={"steps": 3})[1]
+    assert changed.tables_dir == build / "default" / "explore" / "tables"      # a changed profile: never the thesis'
+    assert setup("default", results_path=str(tmp_path / "p.json"))[1].tables_dir == tmp_path / "p"
+    for profile in ("smoke", "paper-check"):                                  # check profiles keep theirs in build/
+        assert setup(profile, build_dir=build, exports="thesis")[1].tables_dir == build / profile / "tables"
+
+
+def test_reproduce_with_a_tuple_override_reaches_every_notebook_with_that_profile(smoke, capsys):
+    """The overrides reach the notebooks as the profile the stages were computed with (a tuple stays a tuple),
+    and only what reads the changed field is computed again."""
+    assert smoke[0] == 0
+    rc = pipeline.reproduce("smoke", build_dir=TEST_BUILD, overrides={"st_real_share": (0.5, 0.5)}, only=["05"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    executed = read(TEST_BUILD / "smoke" / "notebooks" / "05_self_training.ipynb")
+    said = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert "changed: st_real_share=(0.5, 0.5)" in said
+    table, provenance = read_table(TEST_BUILD / "smoke" / "explore" / "tables" / "table_self_training.csv")
+    assert provenance["overrides"] == {"st_real_share": [0.5, 0.5]}
 
 
 def test_lab_opens_working_copies_and_keeps_the_tracked_notebooks_clean(tmp_path):

@@ -15,8 +15,7 @@ from PIL import Image  # noqa: E402
 
 from thesislib.data.labels import CLASS_NAMES, PALETTE  # noqa: E402
 from thesislib.report import figures, style  # noqa: E402
-from thesislib.report.tables import (aggregate, best_mask, git_commit, latex_escape, mean_std,  # noqa: E402
-                                     reference, write_results, write_table)
+from thesislib.report.tables import aggregate, git_commit, latex_escape, mean_std_frame, reference  # noqa: E402
 
 PROV = {"profile": "smoke", "params": "abc123def456", "seeds": [0, 1, 2], "data_root": "embedded world"}
 
@@ -28,86 +27,11 @@ def direct_transfer():
 
 
 # ---------------------------------------------------------------- tables
-def test_write_table_booktabs_caption_label_header_and_bold(tmp_path):
-    raw = pd.DataFrame({"setting": ["a", "a", "b"], "seed": [0, 1, 0], "value": [1.0, 2.0, 3.0]})
-    tex = write_table(direct_transfer(), "table_x", tmp_path, caption="Direct transfer: 50% of it",
-                      label="tab:x", provenance=PROV, best={"mIoU": "max", "Pixel accuracy": "min"}, raw=raw)
-    text = tex.read_text()
-    assert tex == tmp_path / "table_x.tex"
-    for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}", r"\end{table}"):
-        assert rule in text
-    assert r"\caption{Direct transfer: 50\% of it}" in text
-    assert r"\label{tab:x}" in text
-    header = [line for line in text.splitlines() if line.startswith("%")]
-    assert any(line.startswith("% commit: ") for line in header)
-    assert "% profile: smoke" in header and "% parameters: abc123def456" in header and "% date: 20" in text
-    assert "% seeds: 0, 1" in header           # the seeds in the raw numbers, not all the profile's (PROV: 0, 1, 2)
-    assert text.index("% commit") < text.index(r"\begin{table}")
-    assert r"\textbf{75.0}" in text            # best mIoU (max)
-    assert r"\textbf{72.1}" in text            # best pixel accuracy under "min"
-    assert r"\textbf{30.2}" not in text
-    assert r"Target\_val \& co" in text and r"Source$\rightarrow$Target" in text
-    assert "Evaluated on & Pixel accuracy & mIoU" in text      # one header line, index name on top
-    back = pd.read_csv(tmp_path / "table_x.csv")
-    pd.testing.assert_frame_equal(back, raw)
-    assert not list(tmp_path.glob(".*")), "temporary files left behind"
-
-
-def test_write_table_csv_defaults_to_the_numbers_with_std(tmp_path):
-    df = direct_transfer()
-    std = df * 0 + 0.5
-    write_table(df, "t", tmp_path, "c", "tab:t", PROV, std=std, precision=2)
-    text = (tmp_path / "t.tex").read_text()
-    assert r"30.18 $\pm$ 0.50" in text
-    assert "% seeds: 0, 1, 2" in text            # no raw numbers: the provenance's seeds
-    back = pd.read_csv(tmp_path / "t.csv")
-    assert list(back.columns) == ["Evaluated on", "Pixel accuracy", "mIoU", "Pixel accuracy std", "mIoU std"]
-    assert back["mIoU"].tolist() == [30.18, 36.27, 74.98]
-
-
-def test_best_per_row_exclusions_ties_and_constant_lines():
-    df = pd.DataFrame({"A": [1.0, 5.0, 0.0], "B": [2.0, 5.0, 0.0], "C": [0.5, 3.0, 0.0],
-                       "Oracle": [9.0, 1.0, 0.0]}, index=["x", "y", "z"])
-    mask = best_mask(df, "max", axis=1, exclude=["Oracle"])
-    assert mask.loc["x"].tolist() == [False, True, False, False]    # the oracle is not a competitor
-    assert mask.loc["y"].tolist() == [True, True, False, False]     # ties: both bold
-    assert not mask.loc["z"].any()                                  # all equal: nothing to single out
-    assert best_mask(df, {"C": "min"}).loc[:, "C"].tolist() == [False, False, True]
-    with pytest.raises(ValueError):
-        best_mask(df, {"A": "biggest"})
-    with pytest.raises(KeyError):
-        best_mask(df, {"nope": "max"})
-
-
-def test_counts_and_missing_values_and_text(tmp_path):
-    df = pd.DataFrame({"# labeled": [24966, 5000], "mIoU": [np.nan, 44.42], "px": [72.1, 95.8], "Type": ["Synthetic", "Real_x"]},
-                      index=pd.Index(["GTA5", "Cityscapes"], name="Dataset"))
-    text = write_table(df, "d", tmp_path, "c", "tab:d", PROV, best={"mIoU": "max", "px": "max"}).read_text()
-    assert "GTA5 & 24,966 & -- & 72.1 & Synthetic" in text
-    assert r"Real\_x" in text and r"\textbf{95.8}" in text
-    assert r"\textbf{44.4}" not in text             # a single value is not "best" of anything
-    assert r"\begin{tabular}{lrrrl}" in text
-
-
-def test_grouped_columns_and_font_size(tmp_path):
-    cols = pd.MultiIndex.from_tuples([("GTA5", "reported"), ("GTA5", "reproduced")])
-    df = pd.DataFrame([[83.99, 80.0]], index=pd.Index(["road"], name="Class"), columns=cols)
-    text = write_table(df, "g", tmp_path, "c", "tab:g", PROV, precision=2, font_size="small").read_text()
-    assert r"\multicolumn{2}{c}{GTA5}" in text
-    assert "Class & reported & reproduced" in text
-    assert "\\centering\n\\small\n" in text
-    assert "GTA5 / reported" in (tmp_path / "g.csv").read_text()
-
-
-def test_mean_std_formatting():
-    assert mean_std([1, 2, 3]) == r"2.0 $\pm$ 1.0"
-    assert mean_std([1, 2, 3], latex=False) == "2.0 ± 1.0"
-    assert mean_std([10.0, 12.0], precision=2) == r"11.00 $\pm$ 1.41"
-    assert mean_std([1, None, float("nan"), 3]) == r"2.0 $\pm$ 1.4"      # missing values ignored
-    assert mean_std([41.25]) == "41.2" or mean_std([41.25]) == "41.3"    # one seed: no spread shown
-    assert mean_std([]) == "--"
-    # a mean_std string goes into a table as LaTeX, not escaped
-    assert latex_escape(mean_std([1, 3])) == r"2.0 $\pm$ 1.4"
+def test_mean_std_formatting_and_escaping():
+    mean = pd.DataFrame({"mIoU": [30.18, np.nan]}, index=["a", "b"])
+    shown = mean_std_frame(mean, pd.DataFrame({"mIoU": [0.5, np.nan]}, index=["a", "b"]))
+    assert shown["mIoU"].tolist() == ["30.18 ± 0.50", "--"]
+    assert mean_std_frame(mean)["mIoU"].tolist() == ["30.18", "--"]          # one seed: no spread shown
     assert latex_escape("a_b & 50%") == r"a\_b \& 50\%"
 
 
@@ -143,11 +67,7 @@ def test_git_commit_is_dirty_for_changed_code_but_not_for_rewritten_exports(tmp_
     assert git_commit(tmp_path) == clean + "+dirty"
 
 
-def test_write_results_and_reference_data(tmp_path):
-    write_results({"miou": np.float64(1.5), "n": np.int64(3), "ok": True}, tmp_path / "r" / "out.json")
-    import json
-    assert json.loads((tmp_path / "r" / "out.json").read_text()) == {"miou": 1.5, "n": 3, "ok": True}
-    write_results({"x": 1}, None)                            # no path: nothing, no error
+def test_reference_data():
     reported = reference("thesis_reported")
     assert reported.query("setting == 'gta5_cyclegan' and metric == 'miou'")["value"].item() == 44.42
     published = reference("published_gta5_to_cityscapes")
@@ -155,7 +75,6 @@ def test_write_results_and_reference_data(tmp_path):
     assert (reference("published_cityscapes_semisupervised")["labels"] > 0).all()
 
 
-# ---------------------------------------------------------------- style and figures
 def test_save_writes_pdf_and_png_at_thesis_width(tmp_path):
     fig, ax = style.figure(0.5)
     ax.plot([0, 1], [0, 1])

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from thesislib.report import text as T
-from thesislib.report.preview import build, log_problems
-from thesislib.report.thesis import TABLES, best_flags, pm, render_all
+from thesislib.tools.preview import build, log_problems
+from thesislib.report.thesis import TABLES, best_flags, pm, read_table, render_all
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "tables"
@@ -97,11 +97,14 @@ def test_reproduce_hands_lang_to_the_notebooks_that_declare_it(tmp_path, capsys)
 
 def test_write_thesis_table_writes_csv_and_korean_tex(tmp_path):
     from thesislib.report.thesis import write_thesis_table
-    raw = pd.read_csv(COMMITTED / "table_self_training.csv")
-    tex = write_thesis_table(raw, "table_self_training", tmp_path, {"profile": "default", "params": "x",
-                                                                   "seeds": [0, 1, 2], "data_root": "embedded world"}, "ko")
+    raw, provenance = read_table(COMMITTED / "table_self_training.csv")
+    tex = write_thesis_table(raw, "table_self_training", tmp_path, {**provenance, "overrides": {"st_rounds": 3}}, "ko")
     text = tex.read_text()
-    ours = raw[(raw["method"].str.startswith("Self-training")) & (raw["metric"] == "miou") & raw["round"].isna()]["value"]
-    best = rf"\textbf{{{ours.mean():.1f} $\pm$ {ours.std():.1f}}}"                # the best mIoU, bold
-    assert "% lang: ko" in text and "% profile: default" in text and "오라클" in text and best in text
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "table_self_training.csv"), raw)
+    miou = raw[raw["metric"] == "miou"].groupby("row")["value"]
+    best = miou.mean().drop("oracle").idxmax()
+    cell = rf"\textbf{{{miou.mean()[best]:.1f} $\pm$ {miou.std()[best]:.1f}}}"    # the best mIoU, bold
+    assert "% lang: ko" in text and "% profile: default" in text and "오라클" in text and cell in text
+    assert "3라운드" in text                            # the caption follows the profile actually used (overrides)
+    again, again_provenance = read_table(tmp_path / "table_self_training.csv")
+    pd.testing.assert_frame_equal(again, raw)
+    assert again_provenance["overrides"] == {"st_rounds": 3} and again_provenance["made_by"] == provenance["made_by"]

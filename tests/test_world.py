@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from thesislib.data.labels import NUM_CLASSES, VALID_IDS, label_id_palette, to_train_ids
-from thesislib.data.world import CITIES, write_world
+from thesislib.tools.world import CITIES, write_world
 from thesislib.profiles import get_profile
 
 SMOKE = get_profile("smoke")
@@ -132,7 +132,7 @@ def test_domains_differ_in_appearance(world):
 
 def test_thin_objects_stay_two_pixels_wide_at_the_working_resolution():
     """A pole 30 m away through the narrowest lens is >= 2 px wide once resized to the default image_hw."""
-    from thesislib.data import world
+    from thesislib.tools import world
     prof = get_profile("default")
     p = world._Painter(prof.world_hw, world.TARGET, np.random.default_rng(0))
     p.f = prof.world_hw[1] * world.TARGET.focal[0]

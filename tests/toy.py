@@ -40,7 +40,7 @@ class Toy(Method):
         engine.step(self, "net")
         return {"loss": loss}
 
-    def evaluate(self, engine):
+    def report(self, engine):
         net = engine.raw["net"]
         return {"weight_sum": float(sum(p.detach().double().sum() for p in net.parameters()))}
 

@@ -28,7 +28,7 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def cmd_world(a):
-    from thesislib.data.world import write_world
+    from thesislib.tools.world import write_world
     summary = write_world(a.out, a.profile, a.seed)
     print(json.dumps(summary, indent=2, default=str))
 
@@ -57,30 +57,40 @@ def cmd_train(a):
     if not (Path(a.data_root) / "gta5").is_dir() or not (Path(a.data_root) / "cityscapes").is_dir():
         raise SystemExit(f"error: --data-root {a.data_root} must hold gta5/ and cityscapes/ "
                          "(create the embedded world with `thesislib world --out DIR`)")
-    from thesislib import experiments as ex
     from thesislib.data.check import ensure_checked
     ensure_checked(a.data_root)                       # class balancing reads the per-image class counts
-    fn, fixed = {
-        "source_only": (ex.train_supervised, {"source": "gta5"}),
-        "oracle": (ex.train_supervised, {"source": "cityscapes"}),
-        "supervised": (ex.train_supervised, {}),
-        "cyclegan": (ex.train_cyclegan, {}),
-        "fda": (ex.train_fda, {}),
-        "adversarial": (ex.train_adversarial, {}),
-        "entropy": (ex.train_entropy, {}),
-        "self_training": (ex.train_self_training, {}),
-    }[a.method]
     atomic_write_json(Path(a.out) / "profile.json", asdict(profile))    # what `thesislib predict` rebuilds
     try:
-        metrics = fn(a.data_root, a.out, profile, seed=a.seed, **fixed, **kw)
+        train_method(a.method, a.data_root, a.out, profile, a.seed, kw)
     except TypeError as e:
         raise SystemExit(f"error: bad parameter for {a.method}: {e}") from e
-    val = metrics.get("val", {})
-    print(f"{a.method}: mIoU {val.get('miou')}  pixel accuracy {val.get('pixel_accuracy')}  -> {a.out}/metrics.json")
+    if a.method != "cyclegan":
+        from thesislib.tools.predict import predict_split
+        val = predict_split(a.out, a.data_root, "val", Path(a.out) / "val", profile, progress=False)
+        print(f"{a.method}: mIoU {val.get('miou')}  pixel accuracy {val.get('pixel_accuracy')}  -> {a.out}")
+
+
+def train_method(method: str, data_root, out, profile, seed: int, kw: dict):
+    """One trainer of thesislib.methods, its keyword arguments from the command line."""
+    if method in ("source_only", "oracle", "supervised"):
+        from thesislib.methods.supervised import train_supervised
+        fixed = {"source_only": {"source": "gta5"}, "oracle": {"source": "cityscapes"}, "supervised": {}}[method]
+        return train_supervised(data_root, out, profile, seed, **fixed, **kw)
+    if method == "self_training":
+        from thesislib.methods.self_training import SelfTraining, train_self_training
+        if "teacher" not in kw:
+            raise SystemExit("error: self_training needs teacher=CHECKPOINT (a trained run's checkpoint.pt) "
+                             "and source_root=DIR (the translated source set, GTA5 layout)")
+        teacher, source_root = kw.pop("teacher"), kw.pop("source_root", None)
+        return train_self_training(data_root, out, profile, seed, source_root, teacher, SelfTraining.from_options(kw))
+    module = {"cyclegan": "cyclegan", "fda": "fda", "adversarial": "adversarial", "entropy": "entropy"}[method]
+    import importlib
+    return getattr(importlib.import_module(f"thesislib.methods.{module}"), f"train_{module}")(data_root, out, profile,
+                                                                                              seed, **kw)
 
 
 def cmd_predict(a):
-    from thesislib.predict import predict_split, run_profile
+    from thesislib.tools.predict import predict_split, run_profile
     fields_, rest = split_overrides(a.overrides)
     if rest:
         raise SystemExit(f"error: predict takes profile fields only, not {sorted(rest)}")
@@ -101,11 +111,11 @@ def cmd_reproduce(a):
         raise SystemExit(f"error: reproduce takes profile fields only (e.g. steps=100 encoder_weights=none), "
                          f"not {sorted(rest)}")
     return reproduce(a.profile, data_root=a.data_root, exports_only=a.exports_only, overrides=fields_,
-                     build_dir=a.build_dir, lang=a.lang)
+                     build_dir=a.build_dir, lang=a.lang, executor=a.executor)
 
 
 def cmd_sweep(a):
-    from thesislib.pipeline import sweep
+    from thesislib.tools.sweep import sweep
     grid = {p[0]: [parse_value(v) for v in p[1:]] for p in a.param}
     return sweep(a.notebook, grid, profile=a.profile)
 
@@ -123,22 +133,27 @@ def cmd_lab(a):
 
 
 def cmd_status(a):
-    from thesislib.experiments import Lab
-    cache = Lab(a.profile, build_dir=a.build_dir).cache
+    from thesislib.lab import Lab
+    fields_, rest = split_overrides(a.overrides)
+    if rest:
+        raise SystemExit(f"error: status takes profile fields only, not {sorted(rest)}")
+    lab = Lab(a.profile, a.data_root, build_dir=a.build_dir, compute=False, overrides=fields_)
     if a.prune:
-        removed = cache.prune()
-        print(f"removed {len(removed)} stale entries from {cache.root}" + "".join(f"\n  {d}" for d in removed))
-    rows = cache.status()
+        removed = lab.prune()
+        print(f"removed {len(removed)} entries of older code from {lab.cache.root}" + "".join(f"\n  {d}" for d in removed))
+    rows = lab.status()
     if not rows:
-        print(f"nothing cached for profile {a.profile} in {cache.root}")
+        print(f"nothing cached for profile {a.profile} in {lab.cache.root}")
     for r in rows:
-        print(f"{r['stage']:<22} {r['state']:<9} {r['code']:<8} {r['bytes'] / 2**20:>9.1f} MB  {r['dir']}")
+        print(f"{r['stage'][:58]:<58} {r['state']:<9} {r['bytes'] / 2**20:>8.1f} MB  {r['status']}")
     if rows:
-        print(f"{'total':<41}{sum(r['bytes'] for r in rows) / 2**30:>9.2f} GB  {cache.root}")
+        counts = {s: sum(r["status"].split(":")[0] == s for r in rows) for s in ("current", "stale", "other")}
+        print(f"{len(rows)} entries ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
+              f"{sum(r['bytes'] for r in rows) / 2**30:.2f} GB in {lab.cache.root}")
 
 
 def cmd_bench(a):
-    from thesislib.bench import main as bench_main
+    from thesislib.tools.bench import main as bench_main
     return bench_main(a.out, a.profile)
 
 
@@ -178,6 +193,8 @@ def main(argv=None):
     p.add_argument("--data-root", default=None)
     p.add_argument("--exports-only", action="store_true", help="only redo exports from cached results")
     p.add_argument("--lang", default="en", choices=("en", "ko"), help="captions and headers of the tables")
+    p.add_argument("--executor", default="local", choices=("local", "slurm"),
+                   help="local: the stages side by side here; slurm: one SLURM job per stage (submitit)")
     p.add_argument("overrides", nargs="*", help="key=value: profile fields (e.g. encoder_weights=none)")
     p.add_argument("--build-dir", default=None, help="build folder (default $THESISLIB_BUILD or <repo>/build)")
     p.set_defaults(fn=cmd_reproduce)
@@ -189,9 +206,11 @@ def main(argv=None):
     p = sub.add_parser("lab", help="JupyterLab on working copies of the notebooks under build/lab/")
     p.add_argument("--dir", default=str(Path(__file__).resolve().parents[1] / "build" / "lab"))
     p.set_defaults(fn=cmd_lab, jupyter_args=[])
-    p = sub.add_parser("status", help="what is cached for a profile, and what is stale")
+    p = sub.add_parser("status", help="what is cached for a profile, and what is stale and why")
     p.add_argument("--profile", default="default")
-    p.add_argument("--prune", action="store_true", help="delete the stale entries (trained by older code)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--prune", action="store_true", help="delete the entries made by older code (never read again)")
+    p.add_argument("overrides", nargs="*", help="key=value: profile fields")
     p.add_argument("--build-dir", default=None, help="build folder (default $THESISLIB_BUILD or <repo>/build)")
     p.set_defaults(fn=cmd_status)
     p = sub.add_parser("bench", help="training throughput: fp32 eager vs bf16+channels_last (+compile)")
@@ -201,7 +220,7 @@ def main(argv=None):
     a, extra = ap.parse_known_args(argv)     # key=value may also follow the options of `train`
     if a.command == "lab":                    # the rest goes to jupyter lab (--no-browser, --port=...)
         a.jupyter_args, extra = extra, []
-    if extra and (a.command not in ("train", "predict", "reproduce")
+    if extra and (a.command not in ("train", "predict", "reproduce", "status")
                   or any("=" not in e or e.startswith("-") for e in extra)):
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:

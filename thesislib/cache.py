@@ -1,35 +1,17 @@
-"""Stage cache: expensive results (trained models, translated sets, pseudo-labels) live in
-build/cache/<profile>/<stage>-<key>, key = hash(stage, parameters, code version). Same inputs ->
-reused; changed parameters or training code -> a new key (the old entry shows as stale)."""
-import contextlib
+"""Stage cache: expensive results (trained models, translated sets, pseudo-labels, scores) live in
+build/cache/<profile>/<kind>-<key>, the key a hash of what the stage reads (`Lab.record`: its parameters,
+the profile fields it uses, its inputs' keys, the data, the code it runs, the device and precision).
+Same inputs -> reused; anything it reads changed -> a new key, and `status` says which part changed."""
 import hashlib
 import json
 import shutil
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:          # not on Windows: no cross-process lock there
-    fcntl = None
-
-from thesislib.io import atomic_write_json
-
-PACKAGE = Path(__file__).resolve().parent
-# The code whose change invalidates trained results (reporting code does not).
-TRAINING_CODE = ["engine.py", "losses.py", "pseudo.py", "inference.py", "metrics.py", "models", "methods", "data"]
+from thesislib.io import atomic_write_json, locked
 
 
 class StageMissing(RuntimeError):
     """A result was asked for without permission to compute it (exports-only mode)."""
-
-
-def code_version() -> str:
-    h = hashlib.sha256()
-    for entry in TRAINING_CODE:
-        for f in sorted((PACKAGE / entry).rglob("*.py")) if (PACKAGE / entry).is_dir() else [PACKAGE / entry]:
-            h.update(f.relative_to(PACKAGE).as_posix().encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
 
 
 def params_hash(params: dict) -> str:
@@ -40,58 +22,74 @@ class StageCache:
     def __init__(self, root):
         self.root = Path(root)
 
-    def path(self, stage: str, params: dict) -> Path:
-        return self.root / f"{stage}-{params_hash({'stage': stage, 'params': params, 'code': code_version()})}"
+    def folder(self, kind: str, key: str) -> Path:
+        return self.root / f"{kind}-{key}"
 
-    def run(self, stage: str, params: dict, fn, compute: bool = True) -> dict:
-        """fn(run_dir) -> metrics, called unless the stage is complete; it resumes a partial run.
-        A process computing a stage holds its lock: another asking for it waits, then reads the result."""
-        d = self.path(stage, params)
-        if (result := self._complete(d)) is not None:
-            return result
-        if not compute:
-            raise StageMissing(f"stage {stage!r} with these parameters is not cached ({d}); "
-                               "run `make reproduce` (or drop exports_only) to compute it.")
-        with locked(d):
-            if (result := self._complete(d)) is not None:
-                return result
-            info = {"stage": stage, "params": params, "code": code_version(), "complete": False}
-            atomic_write_json(d / "stage.json", info)
-            result = fn(d)
-            atomic_write_json(d / "stage.json", {**info, "complete": True})
-        return {**result, "run_dir": str(d)}
-
-    @staticmethod
-    def _complete(d: Path) -> dict | None:
+    def read(self, d: Path) -> dict | None:
+        """The result of the complete stage in folder `d`, or None."""
         done, info = d / "metrics.json", d / "stage.json"
         if done.exists() and info.exists() and json.loads(info.read_text()).get("complete"):
             return {**json.loads(done.read_text()), "run_dir": str(d)}
         return None
 
-    def status(self) -> list[dict]:
-        """One row per cached stage: name, folder, complete/partial, current/stale, bytes on disk."""
-        current, rows = code_version(), []
-        for info_file in sorted(self.root.glob("*/stage.json")):
-            info = json.loads(info_file.read_text())
-            rows.append({"stage": info["stage"], "dir": info_file.parent.name,
-                         "state": "complete" if info.get("complete") else "partial",
-                         "code": "current" if info["code"] == current else "stale",
-                         "bytes": sum(f.stat().st_size for f in info_file.parent.rglob("*") if f.is_file())})
+    def run(self, d: Path, record: dict, fn) -> dict:
+        """fn(d) -> metrics, called unless the stage in `d` is complete; it resumes a partial run. A process
+        computing a stage holds its lock: another asking for it waits, then reads the result."""
+        if (result := self.read(d)) is not None:
+            return result
+        with locked(d):
+            if (result := self.read(d)) is not None:
+                return result
+            atomic_write_json(d / "stage.json", {**record, "complete": False})
+            result = fn(d)
+            atomic_write_json(d / "metrics.json", result)
+            atomic_write_json(d / "stage.json", {**record, "complete": True})
+        return {**result, "run_dir": str(d)}
+
+    def entries(self) -> list[tuple[Path, dict]]:
+        return [(f.parent, json.loads(f.read_text())) for f in sorted(self.root.glob("*/stage.json"))]
+
+    def status(self, current: dict, code: dict) -> list[dict]:
+        """One row per cache entry: stage, folder, complete/partial, bytes, and its state: "current" (a stage
+        of the plan, `current` = {key: (stage, record)}), "stale: <what changed>" (its code is older than
+        the current `code` of its kind, or a stage of the plan now reads something else), or "other" (an
+        exploration: current code, not in the plan)."""
+        by_identity = {(r["kind"], json.dumps(r["params"], sort_keys=True, default=str)): r for _, r in current.values()}
+        rows = []
+        for d, info in self.entries():
+            key = d.name.rsplit("-", 1)[-1]
+            if key in current:
+                state = "current"
+            elif info.get("code") != code.get(info.get("kind")):
+                state = "stale: " + _changed("code of", info.get("code") or {}, code.get(info.get("kind")) or {})
+            else:
+                twin = by_identity.get((info.get("kind"), json.dumps(info.get("params"), sort_keys=True, default=str)))
+                state = "stale: " + _why(info, twin) if twin else "other"
+            rows.append({"stage": info.get("stage", info.get("kind")), "dir": d.name,
+                         "state": "complete" if info.get("complete") else "partial", "status": state,
+                         "bytes": sum(f.stat().st_size for f in d.rglob("*") if f.is_file())})
         return rows
 
-    def prune(self) -> list[str]:
-        """Delete the stale entries (trained by older code: never read again); returns their folder names."""
-        stale = [self.root / r["dir"] for r in self.status() if r["code"] == "stale"]
-        for d in stale:
+    def prune(self, code: dict) -> list[str]:
+        """Delete the entries made by older code of their kind (never read again); returns their folder names."""
+        old = [d for d, info in self.entries() if info.get("code") != code.get(info.get("kind"))]
+        for d in old:
             shutil.rmtree(d)
-        return [d.name for d in stale]
+        return [d.name for d in old]
 
 
-@contextlib.contextmanager
-def locked(d: Path):
-    """An exclusive lock on stage folder `d` (released when the holder exits, even if it is killed)."""
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / ".lock", "w") as f:
-        if fcntl is not None:
-            fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+def _changed(what: str, old: dict, new: dict) -> str:
+    names = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return f"{what} {', '.join(names[:4])}{' ...' if len(names) > 4 else ''} changed"
+
+
+def _why(old: dict, new: dict) -> str:
+    """Which part of a stage's record differs between an entry and the plan's stage of the same identity."""
+    parts = []
+    for part in ("settings", "profile", "inputs", "data", "device", "precision"):
+        if old.get(part) != new.get(part):
+            if isinstance(new.get(part), dict) and isinstance(old.get(part), dict):
+                parts.append(_changed(f"{part}:", old[part], new[part]))
+            else:
+                parts.append(f"{part} changed")
+    return "; ".join(parts) or "key changed"

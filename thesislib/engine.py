@@ -57,8 +57,9 @@ class Method:
     def training_step(self, batch: dict, engine: "Engine") -> dict:
         raise NotImplementedError
 
-    def evaluate(self, engine: "Engine") -> dict:
-        """Final (and periodic) evaluation; returns a JSON-ready dict."""
+    def report(self, engine: "Engine") -> dict:
+        """JSON-ready numbers the finished run reports beside its losses (scoring is a stage of its own,
+        thesislib.scoring: a method never scores itself)."""
         return {}
 
     def extra_state(self) -> dict:
@@ -236,7 +237,7 @@ class Engine:
         for m in self.raw.values():
             m.eval()
         metrics = {"steps": cfg.steps, "seed": cfg.seed, "train_seconds": round(elapsed, 2),
-                   "device": str(self.device), **(method.evaluate(self) if self.main else {})}
+                   "device": str(self.device), **(method.report(self) if self.main else {})}
         if self.main:
             atomic_write_json(self.out / "metrics.json", metrics)
         if self.world > 1:

@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader never sees a half-written output; a bounded pool of writer threads."""
+"""Atomic file writes (a reader never sees a half-written output), a bounded pool of writer threads, and
+the folder lock that lets two processes ask for one stage."""
 import contextlib
 import json
 import os
@@ -6,6 +7,11 @@ import tempfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:          # not on Windows: no cross-process lock there
+    fcntl = None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -44,3 +50,14 @@ def writer_pool(threads: int = 4, max_pending: int = 64):
         yield submit
         while pending:
             pending.popleft().result()
+
+
+@contextlib.contextmanager
+def locked(d: Path):
+    """An exclusive lock on folder `d` (released when the holder exits, even if it is killed)."""
+    d = Path(d)
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / ".lock", "w") as f:
+        if fcntl is not None:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield

@@ -14,20 +14,40 @@ def segmentation_ce(logits, target, class_weights=None, ignore_index: int = 255)
 
 
 def pseudo_label_ce(logits, target, pixel_weight=None, class_weights=None, ignore_index: int = 255) -> torch.Tensor:
-    """Cross-entropy on pseudo-labels, pixel i weighted by pixel_weight[i] * class_weights[target[i]].
-
-    Weighted mean sum(w * ce) / sum(w) over non-ignored pixels (as F.cross_entropy does for
-    class weights); 0 (still differentiable) when no pixel is kept.
-    """
+    """Cross-entropy on (pseudo-)labels: sum(pixel_weight * class_weight * ce) / sum(class_weight) over the
+    non-ignored pixels (F.cross_entropy's weighted mean when `pixel_weight` is 1, so a per-image confidence
+    weight scales the loss, as DACS / DAFormer do); 0 (still differentiable) when no pixel is kept."""
     valid = target != ignore_index
     labels = target.masked_fill(~valid, 0)
     ce = F.cross_entropy(logits, labels, reduction="none")
     weight = valid.to(ce.dtype)
-    if pixel_weight is not None:
-        weight = weight * pixel_weight
     if class_weights is not None:
         weight = weight * class_weights[labels]
-    return (weight * ce).sum() / weight.sum().clamp_min(1e-12)
+    norm = weight.sum().clamp_min(1e-12)
+    if pixel_weight is not None:
+        weight = weight * pixel_weight
+    return (weight * ce).sum() / norm
+
+
+def stream_ce(logits, target, counts, pixel_weight=None, class_weights=None) -> tuple[torch.Tensor, list]:
+    """The loss of a batch drawn from several streams, `counts[d]` items of stream d in order (how
+    `data.stream.step_loader` builds it): sum_d counts[d] / batch * (stream d's `pseudo_label_ce`), so each
+    stream carries the share of the loss its share of the batch says, however many of its pixels are
+    ignored. `class_weights`: one tensor for every stream, or a list of one (or None) per stream. Returns
+    (loss, [each stream's loss, None for an empty one]); the batch is split by count, never by a mask (no
+    host sync)."""
+    total, parts, start, loss = sum(counts), [], 0, 0.0
+    per_stream = class_weights if isinstance(class_weights, (list, tuple)) else [class_weights] * len(counts)
+    for n, cw in zip(counts, per_stream):
+        if n == 0:
+            parts.append(None)
+            continue
+        part = slice(start, start + n)
+        w = None if pixel_weight is None else pixel_weight[part]
+        parts.append(pseudo_label_ce(logits[part], target[part], w, cw))
+        loss = loss + n / total * parts[-1]
+        start += n
+    return loss, parts
 
 
 class GANLoss(nn.Module):

@@ -36,12 +36,15 @@ class Profile:
     gan_ndf: int = 32                        # PatchGAN width (the paper's 64 on GPU profiles)
     gan_steps: int = 2500
     gan_batch_size: int = 1
+    gan_upsample: str = "transpose"          # the generator's x2 upsampling: transpose (the reference) | resize
+    gan_identity: float = 0.5                # the identity loss' weight, relative to the cycle loss (the reference's)
     # adaptation and self-training
     adapt_steps: int = 300                   # adversarial / entropy: steps from the teacher (half-and-half batches)
     st_rounds: int = 2
     st_steps: int = 300
     st_real_share: tuple[float, ...] = (0.3, 0.6)
     st_pool: str = "train"                   # target splits pseudo-labeled: train | train+extra
+    st_ignore_bottom: float = 0.1            # bottom rows never pseudo-labeled: the world's bonnet is <= 10 % high
     # experiments
     seeds: tuple[int, ...] = (0, 1, 2)
     fractions: tuple[float, ...] = (1 / 64, 1 / 16, 1.0)
@@ -49,6 +52,12 @@ class Profile:
     num_workers: int = 0
     ram_cache_mb: int = 1024                 # decoded, resized images kept in RAM, all loader workers together
     ckpt_every: int = 200
+    # where stages run (never part of a result): side by side on one GPU, and a SLURM job's size
+    stages_per_gpu: int = 1
+    job_cpus: int = 2
+    job_mem_gb: int = 8
+    job_gpus: int = 0
+    job_hours: float = 2.0
 
 
 PROFILES: dict[str, Profile] = {
@@ -70,7 +79,7 @@ PROFILES: dict[str, Profile] = {
         image_hw=(512, 1024), crop_hw=None,
         batch_size=8, lr=1e-3, steps=40000, gan_hw=(256, 512), gan_ngf=64, gan_blocks=9, gan_ndf=64, gan_steps=100000,
         adapt_steps=40000, st_rounds=3, st_steps=20000, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra",
-        fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8, ram_cache_mb=0, eval_source_images=None,
+        st_ignore_bottom=120 / 512, fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8, ram_cache_mb=0, eval_source_images=None,
         ckpt_every=2000,
     ),
 }
@@ -95,4 +104,6 @@ def get_profile(name: str, **overrides) -> Profile:
         raise ValueError(f"unknown profile field(s) {unknown}: valid fields are {sorted(names)}")
     if str(overrides.get("encoder_weights", "")).lower() == "none":
         overrides["encoder_weights"] = None          # key=value spelling of "from scratch"
+    tuples = {f.name for f in fields(Profile) if "tuple" in str(f.type)}
+    overrides = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in overrides.items()}
     return replace(PROFILES[name], **overrides)

@@ -4,7 +4,7 @@ The engine asks `bar(run_dir, total, initial)` for each run. What it gets depend
 * a process that draws its own bars (a notebook kernel, the command line): a `tqdm.auto` bar, a widget in
   Jupyter (ipywidgets) and text elsewhere; it stays when done, so a notebook keeps one finished bar per run
   (a widget's output is updated when it closes: a saved notebook shows the final state, also as text);
-* a `Lab.prefetch` worker (`send_to(queue)`): a bar that sends its count to the parent through the queue; the
+* a worker of thesislib.runner (`send_to(queue)`): a bar that sends its count to the parent through the queue; the
   parent's `Board` draws one bar per run, so two runs trained side by side never share a line.
 The words come from `naming(label)` (the Lab names the stage it computes: "oracle · seed 0") and the round,
 read from a run folder named roundK (self-training); without a label the run folder's name is used.
@@ -23,7 +23,7 @@ from tqdm.notebook import tqdm as notebook_tqdm
 
 SEND_EVERY = 0.5            # seconds between two progress messages of a worker's bar
 _label: str | None = None   # the run this process computes now, in words
-_sink = None                # a multiprocessing queue in a prefetch worker: the parent draws the bars
+_sink = None                # a multiprocessing queue in a runner worker: the parent draws the bars
 _ids = itertools.count()
 
 
@@ -127,26 +127,20 @@ class _QueueBar:
 
 
 class Board:
-    """The parent's side: one `tqdm.auto` bar per worker run, drawn from the messages on `sink`."""
+    """The parent's side: one `tqdm.auto` bar per worker run, drawn from the messages on `sink` (the
+    scheduler, thesislib.runner, calls `drain` while it waits)."""
 
     def __init__(self, sink):
         self.sink, self.bars = sink, {}
 
-    def follow(self, futures) -> None:
-        """Draw the workers' bars until every future is done (their results are left to the caller); after
-        a failure the calls not yet started are cancelled (what needed the failed one would fail too)."""
-        pending = set(futures)
-        while pending:
-            self._drain(timeout=0.2)
-            if any(f.done() and not f.cancelled() and f.exception() for f in futures):
-                for f in pending:
-                    f.cancel()                # only those not started: the running ones finish
-            pending = {f for f in pending if not f.done()}
-        self._drain(timeout=0)
-        for b in self.bars.values():          # a run that failed keeps its bar where it stopped
+    def close(self) -> None:
+        """Close every bar (a run that failed keeps its bar where it stopped)."""
+        self.drain(0)
+        for b in self.bars.values():
             b.close()
 
-    def _drain(self, timeout: float) -> None:
+    def drain(self, timeout: float) -> None:
+        """Draw what the workers sent, waiting up to `timeout` seconds for the first message."""
         try:
             self._handle(self.sink.get(timeout=timeout) if timeout else self.sink.get_nowait())
             while True:

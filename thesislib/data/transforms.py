@@ -69,15 +69,36 @@ class StudentNoise(v2.Transform):
         return tv_tensors.wrap(torch.from_numpy(np.array(img)).permute(2, 0, 1), like=inpt)
 
 
+SIMCLR_SIZE = 224           # the image size SimCLR's blur was set for (sigma up to 2 px, kernel 10 % of it)
+
+
+def student_noise(kind: str, height: int) -> StudentNoise | None:
+    """The noisy student's input noise: "simclr" (SimCLR's settings as they are), "scaled" (the blur scaled to
+    the training crop's `height`, as SimCLR's is to 224 px, and milder hue and greyscale: a pole 2 px wide
+    stays a pole) or "none"."""
+    if kind == "none":
+        return None
+    if kind == "simclr":
+        return StudentNoise()
+    if kind == "scaled":
+        s = height / SIMCLR_SIZE
+        return StudentNoise(jitter=(0.4, 0.4, 0.4, 0.05), blur_sigma=(0.1 * s, 2.0 * s), p_grey=0.1)
+    raise ValueError(f"unknown student noise {kind!r}: use none, simclr or scaled")
+
+
 def train_transform(size, scale=(0.75, 1.5), flip=True, strong=False, crop=None) -> v2.Compose:
     """Random scale in `scale` (relative to `size`), random crop back to `size` = (h, w), or to `crop`
     when given (padding: image 0, mask 255, weight 0), horizontal flip; `strong` adds the noisy-student
-    input noise (colour jitter, Gaussian blur, random grayscale) to the image only."""
+    input noise to the image only: True (SimCLR's), a noise kind of `student_noise`, or a transform."""
     h, w = size
+    crop = tuple(crop or size)
     steps = [v2.ScaleJitter((w, h), scale_range=scale, antialias=True),   # ScaleJitter takes (w, h)
-             v2.RandomCrop(tuple(crop or size), pad_if_needed=True, fill=FILL)]
+             v2.RandomCrop(crop, pad_if_needed=True, fill=FILL)]
     if flip:
         steps.append(v2.RandomHorizontalFlip())
-    if strong:
-        steps.append(StudentNoise())
+    if strong is True:
+        strong = "simclr"
+    noise = student_noise(strong, crop[0]) if isinstance(strong, str) else strong or None
+    if noise is not None:
+        steps.append(noise)
     return v2.Compose([*steps, to_dtypes])

@@ -14,14 +14,14 @@ from thesislib.profiles import Profile
 
 
 class Adversarial(SegMethod):
-    def __init__(self, profile, val_set, level="output", lambda_adv=0.001, lr_d=1e-4, **kw):
-        super().__init__(profile, val_set, **kw)
+    def __init__(self, profile, level="output", lambda_adv=0.001, lr_d=1e-4, **kw):
+        super().__init__(profile, **kw)
         if level not in ("output", "feature"):
             raise ValueError(f"level must be 'output' or 'feature', got {level!r}")
         seg = self.modules["seg"]
         D = OutputDiscriminator(num_classes=19) if level == "output" else FeatureDiscriminator(seg.feature_channels)
         self.modules["D"] = D
-        self.optimizers["D"] = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.9, 0.99))
+        self.optimizers["D"] = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.9, 0.99), fused=True)
         self.level, self.lambda_adv, self.gan = level, lambda_adv, GANLoss("vanilla")
 
     def _domain_input(self, logits, features):
@@ -29,7 +29,7 @@ class Adversarial(SegMethod):
 
     def training_step(self, batch, engine):
         seg, D = self.modules["seg"], self.modules["D"]
-        src, trg = split_domains(batch)
+        src, trg = split_domains(batch, self.domain_counts)
         # task model: supervised on source + fool D on target (D frozen)
         set_requires_grad([D], False)
         with engine.autocast():
@@ -51,6 +51,6 @@ class Adversarial(SegMethod):
 
 def train_adversarial(data_root, out, profile: Profile, seed: int = 0, level: str = "output",
                       lambda_adv: float = 0.001, source_root=None, **kw) -> dict:
-    method = lambda val: Adversarial(profile, val, level=level, lambda_adv=lambda_adv)  # noqa: E731
+    method = lambda: Adversarial(profile, level=level, lambda_adv=lambda_adv)  # noqa: E731
     config = {"method": f"adversarial_{level}", "lambda_adv": lambda_adv}
     return fit_two_domain(method, data_root, out, profile, seed, config, source_root=source_root, **kw)

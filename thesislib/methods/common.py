@@ -1,4 +1,4 @@
-"""What the segmentation methods share: datasets of a data root, the task model, its evaluation."""
+"""What the segmentation methods share: datasets of a data root, the task model, its loss, two-domain training."""
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,6 @@ from thesislib.data.cityscapes import Cityscapes
 from thesislib.data.gta5 import GTA5
 from thesislib.data.transforms import train_transform
 from thesislib.engine import EngineConfig, Method
-from thesislib.inference import evaluate
 from thesislib.losses import class_weights as weights_from_counts
 from thesislib.models.segmentation import build_segmenter
 from thesislib.paths import check_file
@@ -31,11 +30,6 @@ def target_set(data_root, profile: Profile, split: str, train=False, strong=Fals
     transform = train_transform(size, strong=strong, crop=crop or profile.crop_hw) if train else None
     return Cityscapes(Path(data_root) / "cityscapes", split, size=size, cache_mb=profile.ram_cache_mb, transform=transform,
                       native_labels=native_labels)
-
-
-def val_set(data_root, profile: Profile):
-    """Target val as every method is scored on it: images at the working resolution, labels at their own."""
-    return target_set(data_root, profile, "val", native_labels=True)
 
 
 def subset_fraction(dataset, fraction: float, seed: int = 0):
@@ -75,25 +69,40 @@ def engine_config(profile: Profile, steps: int, seed: int, **overrides) -> Engin
 
 
 class SegMethod(Method):
-    """A method with one task model `seg` (DeepLabV3+), evaluated on target val at the end."""
+    """A method with one task model `seg` (DeepLabV3+) and its (class-weighted, per-stream) loss."""
 
-    def __init__(self, profile: Profile, val_set, lr=None, dropout=0.0, drop_path=0.0, class_weights=None):
-        self.profile, self.val_set = profile, val_set
+    def __init__(self, profile: Profile, lr=None, dropout=0.0, drop_path=0.0, class_weights=None,
+                 stream_counts=None, weighted_streams=None):
+        self.profile = profile
         seg = build_segmenter(profile.encoder, encoder_weights=profile.encoder_weights,
                               decoder_channels=profile.decoder_channels, dropout=dropout, drop_path=drop_path)
         self.modules = {"seg": seg}
         # fused: one kernel per step for all parameters (CPU and CUDA), 7 % faster training steps on a 2-core CPU
         self.optimizers = {"seg": torch.optim.AdamW(seg.parameters(), lr=lr or profile.lr, weight_decay=1e-4, fused=True)}
         self.class_weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        self.stream_counts = stream_counts     # items per stream of a batch: the loss is averaged per stream
+        self.weighted_streams = weighted_streams   # which streams the class weights apply to (default: all)
+        self.domain_counts = None               # a two-domain method's (source, target) items per batch
 
-    def supervised_loss(self, logits, batch):
-        from thesislib.losses import pseudo_label_ce
-        cw = None if self.class_weights is None else self.class_weights.to(logits.device)
-        return pseudo_label_ce(logits.float(), batch["mask"], pixel_weight=batch["weight"], class_weights=cw)
+    def _class_weights_on(self, device):
+        """The class weights on `device`, copied there once (not in every step)."""
+        if self.class_weights is not None and self.class_weights.device != device:
+            self.class_weights = self.class_weights.to(device)
+        return self.class_weights
 
-    def evaluate(self, engine):
-        return {"val": evaluate(engine.raw["seg"], self.val_set, engine.device, batch_size=16,
-                                autocast=engine.cfg.amp, num_workers=engine.cfg.num_workers)}
+    def supervised_loss(self, logits, batch, streams: dict | None = None):
+        """Class-weighted CE of a labeled batch; with `stream_counts`, averaged per stream (`losses.stream_ce`),
+        each stream's part put into `streams` (what the training step logs) when given."""
+        from thesislib.losses import pseudo_label_ce, stream_ce
+        cw = self._class_weights_on(logits.device)
+        if self.stream_counts is None:
+            return pseudo_label_ce(logits.float(), batch["mask"], pixel_weight=batch["weight"], class_weights=cw)
+        if cw is not None and self.weighted_streams is not None:
+            cw = [cw if w else None for w in self.weighted_streams]
+        loss, parts = stream_ce(logits.float(), batch["mask"], self.stream_counts, batch["weight"], cw)
+        if streams is not None:
+            streams.update({f"loss_stream{d}": p for d, p in enumerate(parts) if p is not None})
+        return loss
 
 
 def class_weights_for(dataset, stats_root, enabled: bool):
@@ -101,11 +110,12 @@ def class_weights_for(dataset, stats_root, enabled: bool):
     return weights_from_counts(item_class_counts(dataset, stats_root).sum(0)) if enabled else None
 
 
-def split_domains(batch: dict) -> tuple[dict, dict]:
-    """(source, target) halves of a two-domain batch (Mixture domain 0 and 1)."""
-    dom = batch["domain"]
-    pick = lambda d: {k: v[dom == d] for k, v in batch.items() if torch.is_tensor(v)}  # noqa: E731
-    return pick(0), pick(1)
+def split_domains(batch: dict, counts) -> tuple[dict, dict]:
+    """(source, target) parts of a two-domain batch: its first `counts[0]` items and the next `counts[1]`
+    (data.stream builds every batch so, on every rank); sliced by count, never by a mask (no host sync)."""
+    n = counts[0]
+    return ({k: v[:n] for k, v in batch.items() if torch.is_tensor(v)},
+            {k: v[n:n + counts[1]] for k, v in batch.items() if torch.is_tensor(v)})
 
 
 def load_seg_weights(model, checkpoint):
@@ -114,10 +124,16 @@ def load_seg_weights(model, checkpoint):
     return model
 
 
+def load_segmenter(checkpoint, profile: Profile, device):
+    """The task model of a finished run's checkpoint, on `device`, in eval mode."""
+    model = build_segmenter(profile.encoder, decoder_channels=profile.decoder_channels)
+    return load_seg_weights(model, checkpoint).to(device).eval()
+
+
 def fit_two_domain(make_method, data_root, out, profile: Profile, seed: int, config: dict,
                    source_root=None, steps: int | None = None, init=None, split_batch: bool = False,
                    **engine_overrides) -> dict:
-    """Train a UDA method (`make_method(val_set)`, built after the engine seeded the RNG) on labeled source
+    """Train a UDA method (`make_method()`, built after the engine seeded the RNG) on labeled source
     batches (class-balanced as the profile says) + unlabeled target-train batches: `batch_size` images of
     each, or half a batch of each with `split_batch` (AdaptSegNet's one-plus-one, at the cost of one
     supervised step). `init`: a checkpoint whose task model the method starts from (the translated-source
@@ -134,8 +150,9 @@ def fit_two_domain(make_method, data_root, out, profile: Profile, seed: int, con
     config = {"profile": profile.name, "source_root": str(source_root), "init": init and str(init),
               "batch_sizes": sizes, **config}
     engine = Engine(out, engine_config(profile, steps, seed, **engine_overrides))
-    method = make_method(val_set(data_root, profile))
+    method = make_method()
     method.class_weights = class_weights_for(src, src_root, profile.class_weighting)
+    method.domain_counts = sizes
     if init:
         load_seg_weights(method.modules["seg"], init)
     return engine.fit(method, loader, config)

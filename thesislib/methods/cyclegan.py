@@ -30,21 +30,26 @@ class CycleGAN(Method):
     """G_A: A -> B, G_B: B -> A, D_A judges B-domain images, D_B judges A-domain images (reference naming)."""
 
     def __init__(self, ngf=64, n_blocks=9, ndf=64, lambda_cycle=10.0, lambda_identity=0.5, pool_size=50,
-                 lr=2e-4, beta1=0.5, gan_mode="lsgan"):
-        self.modules = {"G_A": define_G(ngf=ngf, n_blocks=n_blocks), "G_B": define_G(ngf=ngf, n_blocks=n_blocks),
+                 lr=2e-4, beta1=0.5, gan_mode="lsgan", batch_size=1, upsample="transpose"):
+        self.modules = {"G_A": define_G(ngf=ngf, n_blocks=n_blocks, upsample=upsample),
+                        "G_B": define_G(ngf=ngf, n_blocks=n_blocks, upsample=upsample),
                         "D_A": define_D(ndf=ndf), "D_B": define_D(ndf=ndf)}
         m = self.modules
         self.optimizers = {
-            "G": torch.optim.Adam(itertools.chain(m["G_A"].parameters(), m["G_B"].parameters()), lr, betas=(beta1, 0.999)),
-            "D": torch.optim.Adam(itertools.chain(m["D_A"].parameters(), m["D_B"].parameters()), lr, betas=(beta1, 0.999)),
+            # fused: one kernel per step, and the step counts stay on the device (no value read back)
+            "G": torch.optim.Adam(itertools.chain(m["G_A"].parameters(), m["G_B"].parameters()), lr, betas=(beta1, 0.999),
+                                  fused=True),
+            "D": torch.optim.Adam(itertools.chain(m["D_A"].parameters(), m["D_B"].parameters()), lr, betas=(beta1, 0.999),
+                                  fused=True),
         }
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
         self.gan = GANLoss(gan_mode)
         self.fake_A_pool, self.fake_B_pool = ImagePool(pool_size), ImagePool(pool_size)
+        self.batch_size = batch_size            # images of each domain in a batch
 
     def training_step(self, batch, engine):
-        m, dom = self.modules, batch["domain"]
-        real_A, real_B = batch["image"][dom == 0] * 2 - 1, batch["image"][dom == 1] * 2 - 1   # [0,1] -> [-1,1]
+        m, n = self.modules, self.batch_size              # the batch: n source images, then n target images
+        real_A, real_B = batch["image"][:n] * 2 - 1, batch["image"][n:] * 2 - 1              # [0,1] -> [-1,1]
         # backward_G
         set_requires_grad([m["D_A"], m["D_B"]], False)
         with engine.autocast():
@@ -98,11 +103,14 @@ def train_cyclegan(data_root, out, profile: Profile, seed: int = 0, steps: int |
     steps = steps or profile.gan_steps
     cfg = engine_config(profile, steps, seed, lr_schedule="linear_decay", grad_clip=None, **engine_overrides)
     engine = Engine(out, cfg)
-    method = CycleGAN(ngf=profile.gan_ngf, n_blocks=profile.gan_blocks, ndf=profile.gan_ndf)
+    method = CycleGAN(ngf=profile.gan_ngf, n_blocks=profile.gan_blocks, ndf=profile.gan_ndf,
+                      batch_size=profile.gan_batch_size, upsample=profile.gan_upsample,
+                      lambda_identity=profile.gan_identity)
     b = profile.gan_batch_size
     loader = step_loader([src, trg], [b, b], seed, steps, num_workers=profile.num_workers)
-    config = {"method": "cyclegan", "profile": profile.name, "ngf": profile.gan_ngf,
-              "n_blocks": profile.gan_blocks, "ndf": profile.gan_ndf, "gan_hw": list(size)}
+    config = {"method": "cyclegan", "profile": profile.name, "ngf": profile.gan_ngf, "n_blocks": profile.gan_blocks,
+              "ndf": profile.gan_ndf, "gan_hw": list(size), "upsample": profile.gan_upsample,
+              "lambda_identity": profile.gan_identity}
     metrics = engine.fit(method, loader, config)
     if translate and not (out / "translated" / "done.json").exists():
         translate_source(out / CHECKPOINT, data_root / "gta5", out / "translated", profile)
@@ -110,7 +118,7 @@ def train_cyclegan(data_root, out, profile: Profile, seed: int = 0, steps: int |
 
 
 def load_generator(checkpoint, profile: Profile, name: str = "G_A"):
-    G = define_G(ngf=profile.gan_ngf, n_blocks=profile.gan_blocks)
+    G = define_G(ngf=profile.gan_ngf, n_blocks=profile.gan_blocks, upsample=profile.gan_upsample)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     G.load_state_dict(state["modules"][name])
     return G.eval()

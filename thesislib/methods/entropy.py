@@ -5,15 +5,15 @@ from thesislib.profiles import Profile
 
 
 class EntropyMin(SegMethod):
-    def __init__(self, profile, val_set, lambda_ent=0.001, **kw):
-        super().__init__(profile, val_set, **kw)
+    def __init__(self, profile, lambda_ent=0.001, **kw):
+        super().__init__(profile, **kw)
         self.lambda_ent = lambda_ent
 
     def training_step(self, batch, engine):
-        src, _ = split_domains(batch)
+        src, _ = split_domains(batch, self.domain_counts)
         with engine.autocast():
             logits = self.modules["seg"](batch["image"])
-        logits_s, logits_t = logits[batch["domain"] == 0], logits[batch["domain"] == 1]
+        logits_s, logits_t = logits[:self.domain_counts[0]], logits[self.domain_counts[0]:]
         loss_seg = self.supervised_loss(logits_s, src)
         loss_ent = entropy_loss(logits_t.float())
         (loss_seg + self.lambda_ent * loss_ent).backward()
@@ -23,6 +23,6 @@ class EntropyMin(SegMethod):
 
 def train_entropy(data_root, out, profile: Profile, seed: int = 0, lambda_ent: float = 0.001,
                   source_root=None, **kw) -> dict:
-    method = lambda val: EntropyMin(profile, val, lambda_ent=lambda_ent)  # noqa: E731
+    method = lambda: EntropyMin(profile, lambda_ent=lambda_ent)  # noqa: E731
     config = {"method": "entropy", "lambda_ent": lambda_ent}
     return fit_two_domain(method, data_root, out, profile, seed, config, source_root=source_root, **kw)

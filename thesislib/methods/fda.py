@@ -21,12 +21,12 @@ def fda_source_to_target(src: torch.Tensor, trg: torch.Tensor, beta: float = 0.0
 
 
 class FDA(SegMethod):
-    def __init__(self, profile, val_set, beta=0.01, **kw):
-        super().__init__(profile, val_set, **kw)
+    def __init__(self, profile, beta=0.01, **kw):
+        super().__init__(profile, **kw)
         self.beta = beta
 
     def training_step(self, batch, engine):
-        src, trg = split_domains(batch)
+        src, trg = split_domains(batch, self.domain_counts)
         src["image"] = fda_source_to_target(src["image"], trg["image"], self.beta).clamp(0, 1)
         with engine.autocast():
             logits = self.modules["seg"](src["image"])
@@ -38,6 +38,6 @@ class FDA(SegMethod):
 
 def train_fda(data_root, out, profile: Profile, seed: int = 0, beta: float = 0.01, **kw) -> dict:
     """Source-only training on FDA-stylised source images (styles from unlabeled target-train images)."""
-    method = lambda val: FDA(profile, val, beta=beta)  # noqa: E731
+    method = lambda: FDA(profile, beta=beta)  # noqa: E731
     kw.setdefault("steps", profile.steps)      # from scratch, as long as source-only; only source images are learned from
     return fit_two_domain(method, data_root, out, profile, seed, {"method": "fda", "beta": beta}, **kw)

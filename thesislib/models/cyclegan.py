@@ -4,6 +4,7 @@ ResNet generator with reflection padding and instance norm, 70x70 PatchGAN discr
 normal(0, 0.02) init and the history buffer of generated images (`ImagePool`).
 """
 import functools
+import random
 
 import torch
 from torch import nn
@@ -41,13 +42,24 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
+def upsampling(c_in: int, c_out: int, mode: str = "transpose") -> list[nn.Module]:
+    """A x2 upsampling convolution: the reference's transposed convolution ("transpose"), or a nearest-neighbour
+    resize followed by a 3x3 convolution ("resize", Odena et al. 2016: no checkerboard artefacts)."""
+    if mode == "transpose":
+        return [nn.ConvTranspose2d(c_in, c_out, kernel_size=3, stride=2, padding=1, output_padding=1)]
+    if mode == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, kernel_size=3)]
+    raise ValueError(f"upsampling must be 'transpose' or 'resize', got {mode!r}")
+
+
 class ResnetGenerator(nn.Module):
     """c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-output_nc, tanh.
 
-    Input and output in [-1, 1]; height and width should be divisible by 4.
+    Input and output in [-1, 1]; height and width should be divisible by 4. `upsample`: see `upsampling`.
     """
 
-    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9):
+    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
+                 upsample: str = "transpose"):
         super().__init__()
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, kernel_size=7), norm_layer(ngf), nn.ReLU(True)]
         for mult in (1, 2):  # downsampling
@@ -58,11 +70,7 @@ class ResnetGenerator(nn.Module):
             ]
         layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
         for mult in (4, 2):  # upsampling
-            layers += [
-                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, kernel_size=3, stride=2, padding=1, output_padding=1),
-                norm_layer(ngf * mult // 2),
-                nn.ReLU(True),
-            ]
+            layers += [*upsampling(ngf * mult, ngf * mult // 2, upsample), norm_layer(ngf * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
@@ -95,9 +103,10 @@ class NLayerDiscriminator(nn.Module):
         return self.model(x)
 
 
-def define_G(input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9) -> ResnetGenerator:
+def define_G(input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
+             upsample: str = "transpose") -> ResnetGenerator:
     """The paper's generator (9 residual blocks, for 256x256 and larger images), N(0, 0.02) init."""
-    return init_weights(ResnetGenerator(input_nc, output_nc, ngf, n_blocks))
+    return init_weights(ResnetGenerator(input_nc, output_nc, ngf, n_blocks, upsample))
 
 
 def define_D(input_nc: int = 3, ndf: int = 64, n_layers: int = 3) -> NLayerDiscriminator:
@@ -109,7 +118,8 @@ class ImagePool:
     """History of generated images (Shrivastava et al.) to update discriminators with.
 
     `query` returns, per image, a random stored one (swapping the new one in) with probability
-    1/2 once the pool is full, else the image itself. Randomness comes from torch's global RNG.
+    1/2 once the pool is full, else the image itself. Randomness comes from Python's `random` (the engine
+    seeds it every step), so the choice never reads a value back from the device.
     """
 
     def __init__(self, pool_size: int = 50):
@@ -125,8 +135,8 @@ class ImagePool:
             if len(self.images) < self.pool_size:
                 self.images.append(image)
                 out.append(image)
-            elif torch.rand(()).item() > 0.5:
-                i = int(torch.randint(self.pool_size, ()).item())
+            elif random.random() > 0.5:
+                i = random.randrange(self.pool_size)
                 out.append(self.images[i])
                 self.images[i] = image
             else:

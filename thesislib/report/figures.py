@@ -295,3 +295,19 @@ def sweep_plot(df: pd.DataFrame, x: str, ys: list[str], hue: str | None = None):
 
 def close(fig) -> None:
     plt.close(fig)
+
+
+def lettered(fig, lang: str = "en"):
+    """`fig` with every text it holds (titles, axis labels, ticks, legends) in `lang` (thesislib.report.text's
+    figure words; English is how the figures are drawn), in a font that has the language's letters."""
+    from matplotlib.text import Text
+
+    from thesislib.report import text as T
+    if T.check_lang(lang) == "en":
+        return fig
+    family = style.font_for(lang)
+    for artist in fig.findobj(Text):
+        if artist.get_text():
+            artist.set_text(T.figure_word(artist.get_text(), lang))
+            artist.set_fontfamily(family)
+    return fig

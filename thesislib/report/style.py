@@ -42,6 +42,24 @@ RC = {
 }
 
 
+# fonts with the letters of a language the lettering may be in (Debian: fonts-nanum)
+FONTS = {"ko": ["NanumGothic", "Noto Sans CJK KR", "UnDotum"]}
+
+
+def font_for(lang: str) -> list[str]:
+    """Font families for lettering in `lang`: the first installed of FONTS[lang], then the default; a warning
+    names the package to install when none is."""
+    from matplotlib import font_manager
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    found = [f for f in FONTS.get(lang, []) if f in names]
+    if lang in FONTS and not found:
+        import warnings
+        warnings.warn(f"no font with the letters of {lang!r} ({', '.join(FONTS[lang])}): install one "
+                      "(Debian: apt-get install fonts-nanum) or the figures' lettering shows empty boxes")
+    return found[:1] + [plt.rcParams["font.family"][0] if isinstance(plt.rcParams["font.family"], list)
+                        else plt.rcParams["font.family"]]
+
+
 def apply() -> None:
     """Make the thesis style the matplotlib default (called on import; call again after rcdefaults)."""
     plt.rcParams.update(RC)

@@ -104,24 +104,39 @@ TEXT = {
                        "ko": ["Src", "CG", "FDA", "+Out", "+Feat", "+Ent", "ST", "Orc."]},
     # ------------------------------------------------------------ self-training
     "st.caption": {
-        "en": "GTA5 $\\rightarrow$ Cityscapes on {val}: the synthetic teacher (trained on CycleGAN-translated GTA5) and the "
-              "student after {rounds} rounds of self-training, against training on GTA5 only and the oracle trained on target labels. "
-              "Model: {model}; {seeds}. {bold}",
-        "ko": "{val}에서의 GTA5 $\\rightarrow$ Cityscapes: 합성 교사 모델(CycleGAN으로 변환한 GTA5로 학습)과 자기 학습 {rounds}라운드 후의 "
-              "학생 모델을 GTA5만으로 학습한 모델 및 타깃 레이블로 학습한 오라클과 비교. 모델: {model}; {seeds}. {bold}"},
-    "st.rows": {"en": ["Source only (GTA5)", "Synthetic teacher (CycleGAN-translated GTA5)", "Self-training ({rounds} rounds, ours)",
-                       "Oracle (target labels)"],
-                "ko": ["소스만(GTA5)", "합성 교사(CycleGAN 변환 GTA5)", "자기 학습({rounds}라운드, 제안)", "오라클(타깃 레이블)"]},
+        "en": "GTA5 $\\rightarrow$ Cityscapes on {val}: the synthetic teacher (trained on CycleGAN-translated GTA5), the "
+              "student after {rounds} rounds of self-training, and its control (the same {rounds} rounds of student "
+              "training from the teacher without pseudo-labels), against training on GTA5 only and the oracle trained on "
+              "target labels. Model: {model}; {seeds}. {bold}",
+        "ko": "{val}에서의 GTA5 $\\rightarrow$ Cityscapes: 합성 교사 모델(CycleGAN으로 변환한 GTA5로 학습), 자기 학습 {rounds}라운드 "
+              "후의 학생 모델, 그 대조군(교사에서 의사 레이블 없이 같은 {rounds}라운드의 학생 학습)을 GTA5만으로 학습한 모델 및 "
+              "타깃 레이블로 학습한 오라클과 비교. 모델: {model}; {seeds}. {bold}"},
+    "st.rows": {"en": {"source_only": "Source only (GTA5)", "teacher": "Synthetic teacher (CycleGAN-translated GTA5)",
+                       "control": "Control: teacher + {rounds} rounds without pseudo-labels",
+                       "self_training": "Self-training ({rounds} rounds, ours)", "oracle": "Oracle (target labels)"},
+                "ko": {"source_only": "소스만(GTA5)", "teacher": "합성 교사(CycleGAN 변환 GTA5)",
+                       "control": "대조군: 교사 + 의사 레이블 없는 {rounds}라운드", "self_training": "자기 학습({rounds}라운드, 제안)",
+                       "oracle": "오라클(타깃 레이블)"}},
     # ------------------------------------------------------------ data dependency
     "dd.caption": {
-        "en": "Dependence on labeled target data: mIoU (\\%) on {val} against the share of the {n_train} target training images "
-              "that are labeled; trained on the labeled images only, or the synthetic teacher with self-training on the rest. "
-              "Model: {model}; {seeds}. {bold}",
-        "ko": "레이블된 타깃 데이터 의존성: 타깃 학습 영상 {n_train}장 중 레이블된 비율에 따른 {val}의 mIoU(\\%). "
-              "레이블 영상만으로 학습한 경우와, 합성 교사 모델에 나머지 영상으로 자기 학습을 한 경우. 모델: {model}; {seeds}. {bold}"},
+        "en": "Dependence on labeled target data: mIoU (\\%) on {val} with a share of the {n_train} target training images "
+              "labeled, for each way of using them: the labeled images only; S+T (translated GTA5 and the labeled images in "
+              "every batch); the translated-GTA5 model fine-tuned on them; target-only self-training (a labeled-only teacher "
+              "pseudo-labels the other target images, no synthetic data); and the thesis' loop (the S+T model as teacher, "
+              "then two rounds of self-training with the labels kept and the real share rising). Visits: how often the "
+              "training (its teacher's included) saw each labeled image. Model: {model}; {seeds}. {bold}",
+        "ko": "레이블된 타깃 데이터 의존성: 타깃 학습 영상 {n_train}장 중 일부에 레이블이 있을 때 {val}의 mIoU(\\%). "
+              "레이블 영상만, S+T(매 배치에 변환 GTA5와 레이블 영상), 변환 GTA5 모델의 미세 조정, 타깃만 자기 학습(레이블만으로 "
+              "학습한 교사가 나머지 타깃 영상을 의사 레이블링, 합성 데이터 없음), 본 논문의 반복(S+T 모델을 교사로 레이블을 유지하며 "
+              "실제 비율을 높이는 자기 학습 2라운드). 방문: 학습(교사 포함)이 레이블 영상 한 장을 본 횟수. 모델: {model}; {seeds}. {bold}"},
     "dd.share": {"en": "Labeled share", "ko": "레이블 비율"},
-    "dd.labeled_only": {"en": "Labeled only", "ko": "레이블만"},
-    "dd.teacher_st": {"en": "Teacher + self-training", "ko": "교사 + 자기 학습"},
+    "dd.visits": {"en": "Visits", "ko": "방문"},
+    "dd.rows": {"en": {"labeled_only": "Labeled only", "joint": "S+T", "finetuned": "Translated model fine-tuned",
+                       "target_ssl": "Target-only self-training", "loop": "Synthetic teacher + self-training (ours)"},
+                "ko": {"labeled_only": "레이블만", "joint": "S+T", "finetuned": "변환 모델 미세 조정",
+                       "target_ssl": "타깃만 자기 학습", "loop": "합성 교사 + 자기 학습(제안)"}},
+    "dd.group": {"en": "{share} of the target images labeled ({n} images)", "ko": "타깃 영상의 {share}에 레이블({n}장)"},
+    "dd.group_all": {"en": "All target images labeled ({n} images)", "ko": "모든 타깃 영상에 레이블({n}장)"},
     # ------------------------------------------------------------ published comparison
     "pub.caption": {
         "en": "GTA5 $\\rightarrow$ Cityscapes: mIoU (\\%, 19 classes) of published methods and of this work, grouped by evaluation protocol. "
@@ -217,10 +232,12 @@ def check_lang(lang: str) -> str:
 
 
 def t(key: str, lang: str = "en", **values):
-    """The string (or list) for `key` in `lang`, placeholders filled with `values`."""
+    """The string (or list, or dict) for `key` in `lang`, placeholders filled with `values`."""
     entry = TEXT[key][check_lang(lang)]
     if isinstance(entry, list):
         return [e.format(**values) for e in entry]
+    if isinstance(entry, dict):
+        return {k: e.format(**values) for k, e in entry.items()}
     return entry.format(**values) if values else entry
 
 
@@ -275,3 +292,41 @@ FIGURES = {
 
 def figure_caption(name: str, lang: str = "en") -> str:
     return FIGURES[name][check_lang(lang)]
+
+
+# The figures' lettering in Korean (thesislib.report.figures.lettered): whole texts, then the words of a text.
+FIGURE_KO = {
+    "source image": "소스 영상", "source labels": "소스 레이블", "target image": "타깃 영상", "target labels": "타깃 레이블",
+    "source": "소스", "target": "타깃", "CycleGAN (source→target)": "CycleGAN(소스→타깃)", "image": "영상",
+    "ground truth": "정답", "target-trained model": "타깃 학습 모델", "Source domain": "소스 도메인",
+    "Source→Target": "소스→타깃", "Target domain": "타깃 도메인", "void (ignored)": "무시(void)",
+    "void (not overlaid)": "무시(겹치지 않음)", "share of labeled pixels (%)": "레이블 픽셀 비율(%)",
+    "source (GTA5)": "소스(GTA5)", "target train": "타깃 학습", "target val": "타깃 검증",
+    "self-training (round 0 = teacher)": "자기 학습(라운드 0 = 교사)", "round": "라운드", "precision": "정밀도",
+    "coverage": "커버리지", "pixels (%)": "픽셀(%)", "all classes": "전체 클래스", "precision, coverage (%)": "정밀도, 커버리지(%)",
+    "grey: no pixels of the class pseudo-labeled (precision) or present (coverage)":
+        "회색: 해당 클래스의 의사 레이블 픽셀(정밀도) 또는 픽셀(커버리지)이 없음",
+    "labeled share of target-train images": "타깃 학습 영상의 레이블 비율", "source only (GTA5)": "소스만(GTA5)",
+    "oracle (target labels)": "오라클(타깃 레이블)", "control (no pseudo-labels)": "대조군(의사 레이블 없음)",
+    "no target labels: self-training": "타깃 레이블 없음: 자기 학습", "no target labels: teacher only": "타깃 레이블 없음: 교사만",
+    "labeled_only": "레이블만", "joint": "S+T", "finetuned": "미세 조정", "target_ssl": "타깃만 자기 학습",
+    "loop": "합성 교사 + 자기 학습", "GTA5": "GTA5", "GTA5→CS (CycleGAN)": "GTA5→CS(CycleGAN)",
+    "+ output adv.": "+ 출력 적대", "+ feature adv.": "+ 특징 적대", "+ entropy min.": "+ 엔트로피 최소화",
+    "self-training (ours)": "자기 학습(제안)", "oracle": "오라클", "teacher": "교사", "student": "학생",
+}
+_FIGURE_PATTERNS = [(r"^teacher \(round (\d+)\)$", "교사(라운드 {0})"), (r"^student \(round (\d+)\)$", "학생(라운드 {0})")]
+
+
+def figure_word(text: str, lang: str = "en") -> str:
+    """A figure's text in `lang`: a known text, a class name, or a known pattern; else unchanged."""
+    import re
+    if lang == "en":
+        return text
+    if text in FIGURE_KO:
+        return FIGURE_KO[text]
+    if text in CLASS_KO:
+        return CLASS_KO[text]
+    for pattern, ko in _FIGURE_PATTERNS:
+        if m := re.match(pattern, text):
+            return ko.format(*m.groups())
+    return text

@@ -11,6 +11,8 @@ Because the tables are rendered from the CSVs, `python -m thesislib.report.thesi
 every table of an export folder in Korean without recomputing anything.
 """
 import argparse
+import datetime as _dt
+import json
 import re
 import sys
 from pathlib import Path
@@ -20,7 +22,7 @@ import pandas as pd
 
 from thesislib.io import atomic_write_text
 from thesislib.report import text as T
-from thesislib.report.tables import git_commit, header, latex_escape
+from thesislib.report.tables import git_commit, latex_escape
 
 TABLES = ["table_4_1_datasets", "table_4_3_direct_transfer", "table_4_4_per_class_iou", "table_self_training",
           "table_data_dependency", "table_published_comparison", "table_published_semisupervised",
@@ -108,6 +110,16 @@ def table(caption: str, label: str, align: str, head: list, body: list, note: st
     return "\n".join(lines) + "\n"
 
 
+def plain_table(df: pd.DataFrame, caption: str, label: str, precision: int = 2) -> str:
+    """Any frame as a table in the same style (a sweep's results): numbers with `precision` decimals, text
+    escaped, a column of numbers right-aligned."""
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
+    body = [[num(v, precision) if isnum else latex_escape(v) for v, isnum in zip(row, numeric)]
+            for row in df.itertuples(index=False)]
+    head = [" & ".join(latex_escape(c) for c in df.columns) + " \\\\"]
+    return table(latex_escape(caption), label, "".join("r" if n else "l" for n in numeric), head, body)
+
+
 # ---------------------------------------------------------------- context
 class Context:
     """What a caption needs beyond the CSV: profile (model, resolutions), data (stand-in or real), seeds."""
@@ -116,8 +128,9 @@ class Context:
         from thesislib.profiles import get_profile
         self.lang = T.check_lang(lang)
         self.provenance = provenance
+        overrides = provenance.get("overrides") or {}
         try:
-            self.profile = get_profile(provenance.get("profile", "default"))
+            self.profile = get_profile(provenance.get("profile", "default"), **overrides)
         except ValueError:
             self.profile = get_profile("default")
         self.embedded = "embedded" in str(provenance.get("data_root", "embedded world"))
@@ -214,45 +227,43 @@ def _val_n(c: Context) -> int:
 
 
 def self_training(df: pd.DataFrame, c: Context) -> str:
-    df = df[df["method"] != "self-training round"]
-    methods = list(dict.fromkeys(df["method"]))
+    """Rows keyed by their stage's row name (source_only, teacher, control, self_training, oracle)."""
+    rows = [r for r in ("source_only", "teacher", "control", "self_training", "oracle") if r in set(df["row"])]
     names = c.t("st.rows", rounds=c.profile.st_rounds)
     cells, means = [], []
-    for m in methods:
-        part = df[df["method"] == m]
-        row = [pm(part[part["metric"] == k]["value"]) for k in ("miou", "pixel_accuracy")]
-        cells.append([x[0] for x in row])
-        means.append([x[1] for x in row])
-    oracle = [i for i, m in enumerate(methods) if m.lower().startswith("oracle")]
-    flags = np.array([best_flags(col, exclude=oracle) for col in np.array(means, dtype=float).T]).T
-    rounds = re.search(r"(\d+) rounds", " ".join(methods))
-    rows = []
-    for i, m in enumerate(methods):
-        label = names[i] if len(methods) == len(names) else latex_escape(m)
-        if rounds and i == 2:
-            label = c.t("st.rows", rounds=rounds.group(1))[2]
-        rows.append([label] + [bold(x, f) for x, f in zip(cells[i], flags[i])])
-    caption = c.t("st.caption", val=c.val(_val_n(c)), rounds=rounds.group(1) if rounds else c.profile.st_rounds,
-                  model=c.model, seeds=seeds_text(_seeds_of(df), c.lang), bold=T.bold_rule("metric", c.lang))
+    for r in rows:
+        part = df[df["row"] == r]
+        got = [pm(part[part["metric"] == k]["value"]) for k in ("miou", "pixel_accuracy")]
+        cells.append([g[0] for g in got])
+        means.append([g[1] for g in got])
+    flags = np.array([best_flags(col, exclude=[rows.index("oracle")] if "oracle" in rows else [])
+                      for col in np.array(means, dtype=float).T]).T
+    body = [[names[r]] + [bold(x, f) for x, f in zip(cells[i], flags[i])] for i, r in enumerate(rows)]
+    caption = c.t("st.caption", val=c.val(_val_n(c)), rounds=c.profile.st_rounds, model=c.model,
+                  seeds=seeds_text(_seeds_of(df), c.lang), bold=T.bold_rule("metric", c.lang))
     head = [" & ".join([c.t("method"), c.t("miou"), c.t("pixel_accuracy")]) + " \\\\"]
-    return table(caption, "tab:self_training", "lrr", head, rows)
+    return table(caption, "tab:self_training", "lrr", head, body)
 
 
 def data_dependency(df: pd.DataFrame, c: Context) -> str:
+    """One group per labeled fraction; a row per way of using the labels (keyed by row name): mIoU, visits."""
     from thesislib.report.figures import fraction_label
-    methods = ["labeled only", "synthetic teacher + self-training"]
-    rows = []
+    names, body = c.t("dd.rows"), []
     for f, part in df.groupby("fraction", sort=True):
-        n = int(part["labeled_images"].iloc[0])
-        got = [pm(part[part["method"] == m]["miou"]) for m in methods]
+        rows = [r for r in names if r in set(part["row"])]
+        got = [pm(part[part["row"] == r]["miou"]) for r in rows]
         flags = best_flags([g[1] for g in got])
-        rows.append([f"{fraction_label(f)} ({count(n)})"] + [bold(g[0], fl) for g, fl in zip(got, flags)])
+        n = int(part["labeled_images"].iloc[0])
+        group = c.t("dd.group_all", n=count(n)) if f == 1 else c.t("dd.group", share=fraction_label(f), n=count(n))
+        body.append(("group", group, 3))
+        for r, g, fl in zip(rows, got, flags):
+            visits = part[part["row"] == r]["visits_per_image"].iloc[0]
+            body.append([names[r], bold(g[0], fl), count(round(visits))])
     n_train = int(round(df["labeled_images"].max() / df["fraction"].max()))
     caption = c.t("dd.caption", val=c.val(_val_n(c)), n_train=count(n_train), model=c.model,
                   seeds=seeds_text(_seeds_of(df), c.lang), bold=T.bold_rule("fraction", c.lang))
-    head = [" & ".join([c.t("dd.share") + f" ({c.t('images')})" if c.lang == "en" else c.t("dd.share") + "(장)",
-                        c.t("dd.labeled_only"), c.t("dd.teacher_st")]) + " \\\\"]
-    return table(caption, "tab:data_dependency", "lrr", head, rows)
+    head = [" & ".join([c.t("method"), c.t("miou"), c.t("dd.visits")]) + " \\\\"]
+    return table(caption, "tab:data_dependency", "lrr", head, body)
 
 
 def short_source(source: str) -> str:
@@ -320,7 +331,7 @@ def published_semisupervised(df: pd.DataFrame, c: Context) -> str:
         for m, rows in part.groupby("Method", sort=False):
             by = dict(zip(rows["Labeled images"].astype(int), rows["mIoU"]))
             body.append([latex_escape(T.method(m, c.lang))] + [num(by.get(n)) for n in labels] + [""] * (ncol - len(labels)))
-            if m not in ("Labeled only", "Synthetic teacher + self-training"):
+            if str(rows["Source"].iloc[0]) != OURS:
                 sources.setdefault(str(rows["Source"].iloc[0]), []).append(T.method(m, c.lang))
     extra = [c.t("semi.more_seeds", n=count(n), seeds=seeds_text(c.seeds[:int(k)], c.lang, True))
              for n, k in zip(mine["Labeled images"], seeds) if k == k and int(k) > n_seeds]
@@ -384,42 +395,40 @@ BUILDERS = {"table_4_1_datasets": datasets, "table_4_3_direct_transfer": direct_
 
 
 # ---------------------------------------------------------------- files
-def read_header(tex: Path) -> tuple[dict, list[str]]:
-    """(provenance, the comment lines) of an existing generated .tex."""
-    prov, lines = {}, []
-    if tex.exists():
-        for line in tex.read_text().splitlines():
-            if not line.startswith("%"):
+def csv_header(name: str, provenance: dict, lang: str) -> str:
+    """The comment lines on top of a table's CSV (and, as LaTeX comments, of its .tex): what made it, from
+    which profile (with its overrides), at which commit, seeds, date."""
+    p = {"made_by": "thesislib", "commit": git_commit(), **provenance, "lang": lang}
+    p.setdefault("date", _dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    lines = [f"{name} -- generated by thesislib, do not edit by hand (regenerate with make reproduce)"]
+    lines += [f"{k.replace('_', ' ')}: {json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in p.items()]
+    return "".join(f"# {line}\n" for line in lines)
+
+
+def read_table(path) -> tuple[pd.DataFrame, dict]:
+    """(the raw numbers, the provenance of its header) of a table's CSV."""
+    prov, skip = {}, 0
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("# "):
                 break
-            lines.append(line)
-            if ": " in line:
-                k, v = line[2:].split(": ", 1)
-                prov[k.strip().replace(" ", "_")] = v.strip()
-    if "seeds" in prov:
-        prov["seeds"] = [int(s) for s in prov["seeds"].split(",") if s.strip().isdigit()] or None
-    return prov, lines
+            skip += 1
+            if skip > 1 and ": " in line:
+                k, v = line[2:].rstrip("\n").split(": ", 1)
+                prov[k.replace(" ", "_")] = json.loads(v) if v[:1] in "[{" else v
+    return pd.read_csv(path, skiprows=skip), prov
 
 
-def render(name: str, tables_dir, lang: str = "en", out_dir=None, provenance: dict | None = None) -> Path:
-    """Write `<out_dir or tables_dir>/<name>.tex` from `tables_dir/<name>.csv`; returns its path.
-
-    provenance: the Lab's (a notebook passes it); None keeps the header of the existing .tex."""
-    tables_dir = Path(tables_dir)
+def render(name: str, tables_dir, lang: str = "en", out_dir=None) -> Path:
+    """Write `<out_dir or tables_dir>/<name>.tex` from `tables_dir/<name>.csv` (its numbers and its header's
+    provenance: the profile it was computed with, overrides included); returns its path."""
+    df, prov = read_table(Path(tables_dir) / f"{name}.csv")
+    if "seed" in df.columns:
+        prov["seeds"] = _seeds_of(df)
+    head = csv_header(name, {k: v for k, v in prov.items() if k != "lang"}, lang)
     out = Path(out_dir or tables_dir) / f"{name}.tex"
-    df = pd.read_csv(tables_dir / f"{name}.csv")
-    if provenance is None:
-        prov, lines = read_header(tables_dir / f"{name}.tex")
-        head = "\n".join([f"% {name}.tex -- generated by thesislib from {name}.csv; do not edit by hand "
-                          "(regenerate: make tables)"] + [x for x in lines[1:] if not x.startswith(("% lang:", "% rendered"))]
-                         + [f"% lang: {lang}", f"% rendered from the CSV at commit: {git_commit()}"]) + "\n"
-    else:
-        prov = dict(provenance)
-        head = header(name, {**prov, "lang": lang})
-        if "seed" in df.columns:
-            head = re.sub(r"% seeds: .*", "% seeds: " + ", ".join(map(str, _seeds_of(df))), head, count=1)
-    tex = head + BUILDERS[name](df, Context(prov, lang))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, tex)
+    tex_head = "".join("% " + line[2:] for line in head.splitlines(keepends=True))
+    atomic_write_text(out, tex_head + BUILDERS[name](df, Context(prov, lang)))
     return out
 
 
@@ -445,10 +454,9 @@ if __name__ == "__main__":
 
 def write_thesis_table(raw: pd.DataFrame, name: str, tables_dir, provenance: dict | None = None,
                        lang: str = "en") -> Path:
-    """A notebook's export: `tables_dir/<name>.csv` (the raw numbers, every seed) and `<name>.tex` rendered
-    from it with the captions and headers of `lang`. Returns the .tex path."""
+    """A notebook's export: `tables_dir/<name>.csv` (the raw numbers, every seed, under a provenance header)
+    and `<name>.tex` rendered from it with the captions and headers of `lang`. Returns the .tex path."""
     T.check_lang(lang)
     tables_dir = Path(tables_dir)
-    tables_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(tables_dir / f"{name}.csv", raw.to_csv(index=False))
-    return render(name, tables_dir, lang, provenance=provenance or {})
+    atomic_write_text(tables_dir / f"{name}.csv", csv_header(name, provenance or {}, lang) + raw.to_csv(index=False))
+    return render(name, tables_dir, lang)

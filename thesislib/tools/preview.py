@@ -15,7 +15,7 @@ from pathlib import Path
 from thesislib.report import text as T
 from thesislib.report.thesis import render_all
 
-REPO = Path(__file__).resolve().parents[2]
+from thesislib.paths import REPO
 DOC = REPO / "thesis" / "preview.tex"
 
 

@@ -21,8 +21,7 @@ from thesislib.data.labels import CLASS_IDS, colorize
 from thesislib.engine import CHECKPOINT, default_device
 from thesislib.inference import PROTOCOL, batches, predict_full
 from thesislib.io import atomic_save_image, atomic_write_json, writer_pool
-from thesislib.methods.common import target_set
-from thesislib.methods.self_training import load_segmenter
+from thesislib.methods.common import load_segmenter, target_set
 from thesislib.metrics import ConfusionMatrix
 from thesislib.profiles import Profile, get_profile
 
@@ -46,12 +45,12 @@ def run_profile(run, name: str | None = None, **overrides) -> Profile:
     """The profile a run was trained with: from its stage.json (stage cache) or profile.json (`thesislib
     train`), else the named profile; `overrides` on top."""
     run = Path(run)
-    for file, key in ((run / "profile.json", None), (run / "stage.json", "params")):
+    for file in (run / "profile.json", run / "stage.json"):
         if file.is_file():
             doc = json.loads(file.read_text())
-            saved = doc[key]["profile"] if key else doc
+            saved = {**doc["profile"], "name": doc["profile_name"]} if file.name == "stage.json" else doc
             valid = {f.name for f in fields(Profile)}
-            values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in valid}
+            values = {k: v for k, v in saved.items() if k in valid}
             return get_profile(values.pop("name"), **{**values, **overrides})
     return get_profile(name or "default", **overrides)
 

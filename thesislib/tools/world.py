@@ -742,6 +742,12 @@ def _meta(prof, seed):
             "source_hw": list(source_hw(prof)), "counts": counts}
 
 
+def identity(prof) -> dict:
+    """What the world of a profile is, for stage keys: the generator's version and the sizes (every image is
+    a pure function of them, `generate`), not the generator's source text."""
+    return {k: v for k, v in _meta(prof, 0).items() if k != "profile"}
+
+
 def source_hw(prof) -> tuple[int, int]:
     """The size of the GTA5-like images (GTA5 itself is 1052x1914, not Cityscapes' 1024x2048)."""
     return tuple(prof.source_world_hw or prof.world_hw)

@@ -121,7 +121,7 @@ def _seg_workload(s: Sizes, profile_name: str):
     h, w = s.seg_hw
 
     def make_method():
-        return Supervised(profile, val_set=None)
+        return Supervised(profile)
 
     def make_batch(device):
         g = torch.Generator().manual_seed(0)
@@ -139,7 +139,7 @@ def _gan_workload(s: Sizes, batch: int):
     h, w = s.gan_hw
 
     def make_method():
-        return CycleGAN(ngf=s.gan_ngf, n_blocks=s.gan_blocks, ndf=s.gan_ndf)
+        return CycleGAN(ngf=s.gan_ngf, n_blocks=s.gan_blocks, ndf=s.gan_ndf, batch_size=batch)
 
     def make_batch(device):
         g = torch.Generator().manual_seed(0)

@@ -1,0 +1,228 @@
+"""The stage graph and its cache: a stage is keyed by what it reads, so changing one self-training field
+recomputes self-training and what reads it, and a change of the scoring code re-scores without retraining;
+stages computed side by side equal the same stages computed in order; a stage asked for twice at once is
+computed once; a failing stage stops the run and names itself; `status` says what is stale and why."""
+import json
+import queue
+import threading
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+import torch
+
+from thesislib import plan, progress, runner, stages
+from thesislib.cache import StageCache
+from thesislib.lab import Lab
+from thesislib.profiles import Profile, get_profile
+from thesislib.stages import KINDS, S
+
+SMOKE = get_profile("smoke")
+
+
+def closure(lab, tops) -> dict:
+    nodes, _ = runner.graph(lab, tops)
+    return nodes
+
+
+@pytest.fixture(scope="module")
+def computed(tmp_path_factory):
+    """Every stage of the thesis at the smoke profile, computed once (side by side, two workers)."""
+    build = tmp_path_factory.mktemp("build")
+    lab = Lab("smoke", build_dir=build, engine={"progress": False})
+    assert runner.compute(lab, plan.thesis(lab.profile), workers=2) > 20
+    return build
+
+
+def test_one_self_training_field_changes_only_self_training_and_what_reads_it(computed):
+    base = Lab("smoke", build_dir=computed, engine={"progress": False})
+    swept = Lab("smoke", build_dir=computed, engine={"progress": False}, overrides={"st_real_share": (0.5, 0.5)})
+    before, after = closure(base, plan.thesis(base.profile)), closure(swept, plan.thesis(swept.profile))
+    changed = [s for k, s in after.items() if k not in before]
+    kinds = {s.kind if s.kind != "score" else "score of " + s["model"].kind for s in changed}
+    assert kinds == {"self_training", "score of self_training"}, kinds
+    assert all(swept.done(s) for k, s in after.items() if k in before)            # the rest is read, not recomputed
+    computed_now = runner.compute(swept, plan.thesis(swept.profile), workers=1)
+    assert computed_now == len(changed) and computed_now < len(after) // 3
+    # the same stage under another build folder has the same key (no paths in keys)
+    elsewhere = Lab("smoke", build_dir=computed / "elsewhere")
+    assert {elsewhere.key(s) for s in before.values()} == set(before)
+
+
+def test_a_change_of_the_scoring_code_rescores_without_retraining(computed, monkeypatch):
+    lab = Lab("smoke", build_dir=computed, engine={"progress": False})
+    tops = plan.notebook("04_domain_adaptation", lab.profile)
+    before = closure(lab, tops)
+    real = stages.code_version
+
+    def edited(module):                         # as if thesislib/metrics.py had been edited
+        return {f: ("edited" if f == "metrics.py" else v) for f, v in real(module).items()}
+    monkeypatch.setattr(stages, "code_version", edited)
+    monkeypatch.setattr("thesislib.lab.code_version", edited)
+    rescored = Lab("smoke", build_dir=computed, engine={"progress": False})
+    after = closure(rescored, tops)
+    changed = [s for k, s in after.items() if k not in before]
+    assert changed and {s.kind for s in changed} == {"score"}
+    assert runner.compute(rescored, tops, workers=1) == len(changed)
+    status = {r["dir"]: r["status"] for r in rescored.status()}
+    old_score = next(k for k, s in before.items() if s.kind == "score")
+    assert status[f"score-{old_score}"] == "stale: code of metrics.py changed"
+
+
+def test_status_says_what_changed(computed):
+    lab = Lab("smoke", build_dir=computed, overrides={"st_real_share": (0.25, 0.75)})
+    rows = lab.status()
+    assert any(r["status"] == "current" for r in rows)
+    stale = [r for r in rows if r["stage"].startswith("self_training(seed=0)")]
+    assert stale and all("st_real_share" in r["status"] for r in stale), stale
+
+
+def test_every_kind_reads_only_the_profile_fields_it_declares(computed, tmp_path):
+    """The key of a stage holds the profile fields its kind declares; a kind that read another field would be
+    reused wrongly. Each kind's function runs here again on a profile that records what is read."""
+    lab = Lab("smoke", build_dir=computed, engine={"progress": False})
+    read = set()
+
+    class Recording:
+        def __init__(self, profile):
+            object.__setattr__(self, "_p", profile)
+
+        def __getattr__(self, name):
+            read.add(name)
+            return getattr(self._p, name)
+
+    not_results = {"name", "num_workers", "ram_cache_mb", "ckpt_every", "seeds", "fractions", "n_source", "n_train",
+                   "n_extra", "n_val", "world_hw", "source_world_hw", "stages_per_gpu"}
+    seen = set()
+    for key, stage in closure(lab, plan.thesis(lab.profile)).items():
+        if (stage.kind, stage.get("on")) in seen:
+            continue                                   # one stage of each kind (and each scored set)
+        seen.add((stage.kind, stage.get("on")))
+        read.clear()
+        watched = Lab("smoke", build_dir=computed, engine={"progress": False})
+        watched.profile = Recording(lab.profile)
+        out = tmp_path / f"{stage.kind}-{key}"
+        KINDS[stage.kind].compute(watched, stage, out, {n: lab.path(s) for n, s in stage.needs.items()})
+        undeclared = read - set(KINDS[stage.kind].fields) - not_results
+        assert not undeclared, f"{stage} reads {sorted(undeclared)}, not in its kind's fields"
+    assert {f.name for f in fields(Profile)} >= not_results
+
+
+def test_side_by_side_equals_in_order(tmp_path):
+    tops = [S("score", model=S("source_only", seed=0), on="val"), S("score", model=S("oracle", seed=0), on="val")]
+    parallel = Lab("smoke", build_dir=tmp_path / "parallel", engine={"progress": False})
+    boards = []
+    drain = progress.Board.drain
+
+    def recording(board, timeout):
+        boards.append(board) if board not in boards else None
+        drain(board, timeout)
+    progress.Board.drain = recording
+    try:
+        assert runner.compute(parallel, tops, workers=2) == 4
+    finally:
+        progress.Board.drain = drain
+    sequential = Lab("smoke", build_dir=tmp_path / "sequential", engine={"progress": False})
+    threads = torch.get_num_threads()
+    expected = [sequential.result(s)["miou"] for s in tops]             # in this process, one thread per stage
+    assert torch.get_num_threads() == threads
+    assert [parallel.result(s)["miou"] for s in tops] == expected
+
+
+def test_a_failing_stage_stops_the_run_and_names_itself(tmp_path, monkeypatch):
+    lab = Lab("smoke", build_dir=tmp_path, engine={"progress": False})
+    tops = [S("score", model=S("oracle", seed=0, fraction=0.5), on="val")]
+    monkeypatch.setattr(runner, "_Pool", _FailingPool)
+    with pytest.raises(runner.StageFailed, match=r"stage oracle\(fraction=1/2, seed=0\) failed: RuntimeError: boom"):
+        runner.compute(lab, tops + [S("source_only", seed=0)], workers=2)
+
+
+class _FailingPool:
+    """A pool whose stages fail (oracle) or finish at once (anything else), in this process."""
+
+    def __init__(self, lab, workers, executor):
+        self.poll, self.log = 0.01, Path("stages.log")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, stage):
+        from concurrent.futures import Future
+        f = Future()
+        f.set_exception(RuntimeError("boom")) if stage.kind == "oracle" else f.set_result(None)
+        return f
+
+    def drain(self, timeout):
+        pass
+
+
+def test_a_stage_wanted_by_two_callers_at_once_is_computed_once(tmp_path):
+    cache, calls, started = StageCache(tmp_path), [], threading.Event()
+
+    def slow(out):
+        calls.append(out)
+        started.set()
+        threading.Event().wait(0.3)
+        return {"miou": 1.0}
+
+    results = []
+    d = cache.folder("s", "k")
+    first = threading.Thread(target=lambda: results.append(cache.run(d, {"kind": "s"}, slow)))
+    first.start()
+    started.wait(5)
+    results.append(cache.run(d, {"kind": "s"}, slow))   # waits for the lock, then reads the result
+    first.join()
+    assert len(calls) == 1 and [r["miou"] for r in results] == [1.0, 1.0]
+
+
+def test_prune_deletes_only_the_entries_of_older_code(tmp_path):
+    cache = StageCache(tmp_path)
+    old, new = cache.folder("s", "a"), cache.folder("s", "b")
+    cache.run(old, {"kind": "s", "code": {"x.py": "1"}}, lambda out: {})
+    cache.run(new, {"kind": "s", "code": {"x.py": "2"}}, lambda out: {})
+    assert cache.prune({"s": {"x.py": "2"}}) == [old.name] and [d.name for d, _ in cache.entries()] == [new.name]
+
+
+def test_stages_are_named_in_words_and_a_workers_bar_reaches_the_parent(tmp_path):
+    st = S("self_training", seed=1, teacher=S("joint", seed=1, fraction=1 / 64), options={"labeled_fraction": 1 / 64})
+    assert str(st) == "self_training(options={labeled_fraction=1/64}, seed=1, teacher=joint(fraction=1/64, seed=1))"
+    assert S("oracle", seed=2, fraction=1 / 16).words == "oracle · seed 2 · fraction 1/16"
+    with progress.naming("self-training · seed 1"):
+        assert progress.describe(tmp_path / "round2") == "self-training · seed 1 · round 2"
+    sink = queue.Queue()
+    progress.send_to(sink)
+    try:
+        with progress.naming("oracle · seed 0"):
+            a = progress.bar(tmp_path / "a", total=5)
+        a.update(5)
+        a.close()
+    finally:
+        progress.send_to(None)
+    board = progress.Board(sink)
+    board.drain(0)
+    assert [(x.desc, x.n, x.total) for x in board.bars.values()] == [("oracle · seed 0", 5, 5)]
+
+
+def test_the_plan_reads_every_teacher_of_the_chapters():
+    p = get_profile("default")
+    thesis = plan.thesis(p)
+    assert len(thesis) == len(set(thesis))
+    loops = [s["model"] for s in thesis if s.kind == "score" and s["model"].kind == "self_training"
+             and s["model"].get("teacher")]
+    teachers = {s["model"]["teacher"].kind for s in thesis if s.kind == "score" and s["model"].kind == "self_training"
+                and s["model"].get("teacher")}
+    assert teachers == {"oracle", "joint"} and len(loops) == 2 * 2 * len(p.seeds)      # two rows, two fractions < 1
+    controls = [s for s in thesis if s.kind == "score" and s["model"].kind == "self_training"
+                and dict(s["model"].get("options", ())).get("real_share") == (0.0, 0.0)]
+    assert len(controls) == len(p.seeds)
+
+
+def test_a_tuple_override_reaches_the_notebooks_as_a_tuple():
+    from thesislib.pipeline import jsonable
+    passed = jsonable({"st_real_share": (0.5, 0.5), "seeds": (0,)})
+    assert passed == {"st_real_share": [0.5, 0.5], "seeds": [0]}
+    assert get_profile("smoke", **json.loads(json.dumps(passed))) == get_profile("smoke", st_real_share=(0.5, 0.5),
+                                                                                seeds=(0,))

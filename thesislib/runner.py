@@ -1,0 +1,176 @@
+"""Compute a set of stages side by side: a small scheduler over the stage graph (thesislib.stages).
+
+`compute(lab, stages)` takes the stages and their inputs that are not cached and starts each as soon as
+its inputs are done, the longest remaining chain first, in `workers` processes: one per core on a CPU
+(each stage on one torch thread: two one-thread trainings do 1.35x the work of one two-thread training),
+`profile.stages_per_gpu` on a GPU, or one SLURM job per stage (`executor="slurm"`, through submitit). The
+parent draws one bar per running stage (local workers) and an overall line: stages done of all, and the
+time left, estimated from the images each stage puts through a model.
+"""
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from thesislib import progress
+from thesislib.lab import Lab, worker_count
+from thesislib.stages import KINDS, Stage
+
+EXECUTORS = ("local", "slurm")
+
+
+class StageFailed(RuntimeError):
+    """A stage raised; the stages not started yet were not started (what needed it would fail too)."""
+
+
+def graph(lab: Lab, stages) -> tuple[dict[str, Stage], dict[str, set[str]]]:
+    """({key: stage}, {key: keys of its inputs}) of `stages` and everything they need."""
+    nodes, needs, todo = {}, {}, list(stages)
+    while todo:
+        stage = todo.pop()
+        key = lab.key(stage)
+        if key in nodes:
+            continue
+        nodes[key] = stage
+        needs[key] = {lab.key(s) for s in stage.needs.values()}
+        todo += stage.needs.values()
+    return nodes, needs
+
+
+def _chains(nodes, needs, todo, cost) -> dict[str, float]:
+    """The cost of the longest chain of pending stages from each pending stage on (itself included)."""
+    users = {k: [u for u in todo if k in needs[u]] for k in todo}
+    chain = {}
+
+    def length(k):
+        if k not in chain:
+            chain[k] = cost[k] + max((length(u) for u in users[k]), default=0.0)
+        return chain[k]
+    return {k: length(k) for k in todo}
+
+
+def compute(lab: Lab, stages, workers: int | None = None, executor: str = "local", poll: float | None = None) -> int:
+    """Compute every stage of `stages` that is not cached, its inputs first (see the module docstring);
+    returns how many were computed. A failing stage raises StageFailed once the running ones have finished."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    nodes, needs = graph(lab, stages)
+    todo = {k for k, s in nodes.items() if not lab.done(s)}
+    if not todo:
+        return 0
+    pending = len(todo)
+    lab.data()                                    # the world and its statistics, before any worker starts
+    cost = {k: float(KINDS[nodes[k].kind].cost(nodes[k], lab.profile)) for k in todo}
+    chain = _chains(nodes, needs, todo, cost)
+    workers = min(workers or worker_count(lab), len(todo))
+    if executor == "local" and workers < 2:       # one core, or one stage: in this process, in order
+        for k in sorted(todo, key=lambda k: -chain[k]):
+            lab.result(nodes[k])
+        return pending
+    with _Pool(lab, workers, executor) as pool:
+        _schedule(lab, nodes, needs, todo, cost, chain, pool, workers, poll or pool.poll)
+    return pending
+
+
+def _schedule(lab, nodes, needs, todo, cost, chain, pool, workers, poll):
+    running, failed, done_cost = {}, None, 0.0
+    total = len(todo)
+    overall = tqdm(total=round(sum(cost.values())), desc=_overall(0, total, 0), unit="img", dynamic_ncols=True,
+                   bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]", mininterval=2,
+                   position=0, leave=True)
+    try:
+        while todo or running:
+            if failed is None:
+                ready = sorted((k for k in todo if not (needs[k] & (todo | set(running)))), key=lambda k: -chain[k])
+                for k in ready[:max(0, workers - len(running))]:
+                    todo.discard(k)
+                    running[k] = pool.submit(nodes[k])
+            elif not running:
+                break
+            pool.drain(poll)
+            for k, job in list(running.items()):
+                if not job.done():
+                    continue
+                del running[k]
+                try:
+                    job.result()
+                except Exception as e:  # noqa: BLE001 - the first failure stops the run, named by its stage
+                    failed = failed or (nodes[k], e)
+                    continue
+                done_cost += cost[k]
+                overall.update(round(done_cost) - overall.n)
+                overall.set_description_str(_overall(total - len(todo) - len(running), total, len(running)))
+    finally:
+        overall.close()
+    if failed:
+        stage, e = failed
+        detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+        raise StageFailed(f"stage {stage} failed: {detail}; {len(todo)} stage(s) not started. Its log: "
+                          f"{pool.log}; rerun to resume from the last checkpoints.") from e
+
+
+def _overall(done: int, total: int, running: int) -> str:
+    return f"all stages: {done}/{total} done, {running} running"
+
+
+class _Pool:
+    """Local worker processes (spawned, their bars drawn here) or SLURM jobs (submitit), one stage each."""
+
+    def __init__(self, lab: Lab, workers: int, executor: str):
+        self.lab, self.executor, self.workers = lab, executor, workers
+        logs = lab.build / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log = logs / "stages.log"
+        self.poll = 0.2 if executor == "local" else 5.0
+
+    def __enter__(self):
+        if self.executor == "local":
+            ctx = get_context("spawn")
+            self.sink = ctx.Queue()               # the workers' progress: one bar per run, drawn here
+            self.board = progress.Board(self.sink)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(self.sink, str(self.log)))
+        else:
+            self.board, self.pool = None, slurm_executor(self.lab, self.lab.build / "slurm")
+        return self
+
+    def submit(self, stage: Stage):
+        return self.pool.submit(compute_one, self.lab.args, stage)
+
+    def drain(self, timeout: float) -> None:
+        if self.board is not None:
+            self.board.drain(timeout)
+        else:
+            time.sleep(timeout)
+
+    def __exit__(self, *exc):
+        if self.executor == "local":
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.board.close()
+        return False
+
+
+def slurm_executor(lab: Lab, folder: Path):
+    """A submitit executor for SLURM jobs of the profile's size (`job_*` fields): one stage a job."""
+    import submitit
+    p = lab.profile
+    executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster="slurm")
+    executor.update_parameters(timeout_min=int(60 * p.job_hours), cpus_per_task=p.job_cpus, mem_gb=p.job_mem_gb,
+                               gpus_per_node=p.job_gpus, name="thesislib", slurm_additional_parameters={})
+    return executor
+
+
+def compute_one(lab_args: dict, stage: Stage) -> None:
+    """A worker (a local process or a SLURM job): the one stage, its inputs already done."""
+    Lab(**lab_args).run(stage)
+
+
+def _init_worker(sink, log: str) -> None:
+    """A local worker: its bars are drawn by the parent; what else it writes to stderr (warnings) goes to
+    build/logs/stages.log."""
+    progress.send_to(sink)
+    sys.stderr = open(log, "a", buffering=1)
