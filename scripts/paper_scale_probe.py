@@ -1,6 +1,7 @@
 """Host-side figures of the paper profile, measured on real-size PNGs (GTA5-like 1914x1052, Cityscapes-like
 2048x1024, written by the embedded world): milliseconds per training item of each stream on one CPU core
-(so: how many loader cores feed a GPU at 150 img/s), and the summed RSS of a paper-profile training loader
+(so: how many loader cores feed a GPU at 150 img/s), read from the full-size files and from the one-time
+working copy at 512x1024 (thesislib.data.working); and the summed RSS of a paper-profile training loader
 (main process + its workers, proportional set size) against the distinct images read, extrapolated to the
 24,966 GTA5 images.
 
@@ -19,9 +20,11 @@ from PIL import Image
 
 from thesislib.data.common import PseudoLabeled
 from thesislib.data.stream import step_loader
-from thesislib.tools.world import write_world
-from thesislib.methods.common import source_set, target_set, val_set
+from thesislib.data.check import ensure_checked
+from thesislib.data.working import working_copy
+from thesislib.methods.common import source_set, target_set
 from thesislib.profiles import get_profile
+from thesislib.tools.world import write_world
 
 GTA5_IMAGES, GPU_IMAGES_PER_S = 24_966, 150     # README: DeepLabV3+ R50 512x1024 bf16 on an H100
 
@@ -74,26 +77,34 @@ def main(out: Path, n_source: int = 160, workers: int = 4) -> dict:
                           batch_size=8, num_workers=workers)
     root = out / "world"
     write_world(root, profile)
+    ensure_checked(root)
     pseudo = out / "pseudo"                                           # pseudo-labels as pass 2 writes them
     train = target_set(root, profile, "train")
     for i, name in enumerate(train.names):
         (pseudo / name).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(train.mask(i)).save((pseudo / name).with_suffix(".png"))
-    streams = {
-        "GTA5 item (source-only, translated, CycleGAN source)": source_set(root / "gta5", profile),
-        "Cityscapes train item (oracle, target stream)": target_set(root, profile, "train", train=True),
-        "noisy student: pseudo-labeled real item (strong noise)": PseudoLabeled(
-            target_set(root, profile, "train", train=True, strong=True), pseudo),
-        "noisy student: GTA5 item (strong noise)": source_set(root / "gta5", profile, strong=True),
-        "evaluation item (val, label at 2048x1024)": val_set(root, profile),
-    }
-    timing = {}
-    for name, ds in streams.items():
-        ms = ms_per_item(ds, 48)
-        timing[name] = {"ms_per_item_one_core": round(ms, 1), "items_per_s_per_core": round(1000 / ms, 1),
-                        "cores_for_150_img_s": int(np.ceil(GPU_IMAGES_PER_S * ms / 1000))}
-        print(f"{name:<58} {ms:7.1f} ms/item  -> {timing[name]['cores_for_150_img_s']} cores for "
-              f"{GPU_IMAGES_PER_S} img/s", flush=True)
+    t0 = time.perf_counter()
+    copy = working_copy(root, profile.image_hw, out / "working")
+    copy_seconds = time.perf_counter() - t0
+    timing = {"working_copy_seconds": round(copy_seconds, 1), "images": sum(1 for _ in copy.rglob("*_leftImg8bit.png"))
+              + len(list((copy / "gta5" / "images").iterdir()))}
+    for where, data in (("full-size files", root), ("working copy", copy)):
+        streams = {
+            "GTA5 item (source-only, translated, CycleGAN source)": source_set(data / "gta5", profile),
+            "Cityscapes train item (oracle, target stream)": target_set(data, profile, "train", train=True),
+            "noisy student: pseudo-labeled real item (strong noise)": PseudoLabeled(
+                target_set(data, profile, "train", train=True, strong=True), pseudo),
+            "noisy student: GTA5 item (strong noise)": source_set(data / "gta5", profile, strong=True),
+        }
+        if where == "full-size files":                                # scoring reads the labels at full size
+            streams["evaluation item (val, label at 2048x1024)"] = target_set(root, profile, "val", native_labels=True)
+        for name, ds in streams.items():
+            ms = ms_per_item(ds, 48)
+            timing[f"{name}, {where}"] = {"ms_per_item_one_core": round(ms, 1),
+                                          "items_per_s_per_core": round(1000 / ms, 1),
+                                          "cores_for_150_img_s": int(np.ceil(GPU_IMAGES_PER_S * ms / 1000))}
+            print(f"{name + ', ' + where:<76} {ms:7.1f} ms/item  -> "
+                  f"{timing[f'{name}, {where}']['cores_for_150_img_s']} cores for {GPU_IMAGES_PER_S} img/s", flush=True)
     memory = memory_probe(profile, root, workers)
     print(json.dumps(memory, indent=1))
     result = {"timing": timing, "memory": memory, "load_average": list(psutil.getloadavg()),

@@ -8,13 +8,15 @@ import torch
 from conftest import RED, H, W, save_label, scene
 from PIL import Image
 from torch.utils.data import DataLoader
+from torchvision.transforms import v2
 
 from thesislib.data import GTA5, Cityscapes, DataLayoutError, PseudoLabeled, train_transform
+from thesislib.data.transforms import to_model
 
 
 def red_to_train(image: torch.Tensor) -> torch.Tensor:
     """Train id encoded by each pixel's red value (-1 where it encodes none)."""
-    red = (image[0] * 255).round().long()
+    red = image[0].long() if image.dtype == torch.uint8 else (image[0] * 255).round().long()
     out = torch.full_like(red, -1)
     for t, r in enumerate(RED.tolist()):
         out[(red - r).abs() <= 2] = t
@@ -28,10 +30,14 @@ def test_gta5_reads_palette_indices_as_label_ids(make_gta5):
     ds = GTA5(root)
     item = ds[1]
     assert ds.names == [f"images/{i:05d}.png" for i in range(3)] and item["name"] == "images/00001.png"
-    assert item["image"].dtype == torch.float32 and item["image"].shape == (3, H, W)
-    assert 0 <= item["image"].min() and item["image"].max() <= 1
-    assert item["mask"].dtype == torch.int64 and item["mask"].shape == (H, W)
-    assert torch.equal(item["mask"], torch.from_numpy(scene()[0]).long())    # label ids 7,8,11,12 -> 0..3
+    assert item["image"].dtype == torch.uint8 and item["image"].shape == (3, H, W)   # uint8 from the loaders
+    assert item["mask"].dtype == torch.uint8 and item["mask"].shape == (H, W)
+    assert torch.equal(item["mask"], torch.from_numpy(scene()[0]))            # label ids 7,8,11,12 -> 0..3
+    model_in = to_model({"image": item["image"][None], "mask": item["mask"][None]}, torch.device("cpu"))
+    assert model_in["image"].dtype == torch.float32 and 0 <= model_in["image"].min() and model_in["image"].max() <= 1
+    assert model_in["mask"].dtype == torch.int64
+    expected = v2.ToDtype(torch.float32, scale=True)(item["image"])          # bit for bit torchvision's scaling
+    assert torch.equal(model_in["image"][0], expected)
     assert ds.excluded == {}
 
 
@@ -63,10 +69,10 @@ def test_resize_at_load_image_bilinear_mask_nearest(make_gta5):
     train, image = scene()
     assert item["image"].shape == (3, 4, 6) and item["mask"].shape == (4, 6)
     expected = np.array(Image.fromarray(train).resize((6, 4), Image.Resampling.NEAREST))
-    assert torch.equal(item["mask"], torch.from_numpy(expected).long())
+    assert torch.equal(item["mask"], torch.from_numpy(expected))
     assert item["mask"][0].tolist() == [0, 1, 1, 2, 3, 3]
     smooth = np.array(Image.fromarray(image).resize((6, 4), Image.Resampling.BILINEAR))
-    assert torch.allclose(item["image"], torch.from_numpy(smooth).permute(2, 0, 1) / 255)
+    assert torch.equal(item["image"], torch.from_numpy(smooth).permute(2, 0, 1))
 
 
 def test_ram_cache_is_shared_between_sets_and_follows_file_changes(make_gta5, monkeypatch):
@@ -109,7 +115,7 @@ def test_train_transform_keeps_image_and_mask_aligned(make_gta5):
         item = ds[0]
         image, mask = item["image"], item["mask"]
         assert image.shape == (3, H, W) and mask.shape == (H, W)
-        assert image.dtype == torch.float32 and mask.dtype == torch.int64
+        assert image.dtype == torch.uint8 and mask.dtype == torch.uint8
         pad = mask == 255
         assert (image[:, pad] == 0).all() and (image[:, ~pad] > 0).any(0).all()   # padding: image 0, mask 255
         valid = ~pad & (red_to_train(image) >= 0)
@@ -182,3 +188,24 @@ def test_wrong_root_names_the_expected_layout(tmp_path, cityscapes_root, make_gt
     shutil.rmtree(cityscapes_root / "gtFine" / "val")
     with pytest.raises(DataLayoutError, match=r"gtFine/val: does not exist.*Fix: unpack gtFine_trainvaltest.zip"):
         Cityscapes(cityscapes_root, "val")
+
+
+def test_the_working_copy_gives_the_loaders_the_same_items(make_gta5, cityscapes_root, tmp_path):
+    """A one-time copy at the working resolution: every item reads as it reads from the original (resized at
+    load), the unlabeled split included; a second call reuses it."""
+    from thesislib.data.check import ensure_checked
+    from thesislib.data.working import DONE, working_copy
+    make_gta5(3)
+    ensure_checked(tmp_path)
+    copy = working_copy(tmp_path, (4, 6), tmp_path / "copy")
+    pairs = [(GTA5(tmp_path / "gta5", size=(4, 6)), GTA5(copy / "gta5", size=(4, 6)))]
+    pairs += [(Cityscapes(cityscapes_root, s, size=(4, 6)), Cityscapes(copy / "cityscapes", s, size=(4, 6)))
+              for s in ("train", "val", "train_extra")]
+    for original, copied in pairs:
+        assert copied.names == original.names and len(original)
+        for i in range(len(original)):
+            a, b = original[i], copied[i]
+            assert torch.equal(a["image"], b["image"]) and torch.equal(a["mask"], b["mask"])
+        assert Image.open(copied.pairs[0].image).size == (6, 4)              # stored small: a small decode
+    stamp = (copy / DONE).stat().st_mtime_ns
+    assert working_copy(tmp_path, (4, 6), tmp_path / "copy") == copy and (copy / DONE).stat().st_mtime_ns == stamp

@@ -81,3 +81,27 @@ def test_ddp_two_processes_gloo_keep_parameters_equal(tmp_path):
     init = run(tmp_path / "single", steps=1)[1].raw["net"].state_dict()
     assert not torch.equal(init["0.weight"], r0["0.weight"])   # training did move the parameters
     assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 6
+
+
+@pytest.mark.parametrize("method", ["cyclegan", "output", "feature"])
+def test_ddp_two_processes_gloo_train_the_two_network_methods_and_keep_ranks_equal(method, tmp_path_factory):
+    """CycleGAN and both adversarial methods (discriminators frozen inside the generator / segmenter step)
+    train under torchrun; every rank ends with the same parameters."""
+    world = tmp_path_factory.getbasetemp() / "ddp-world"
+    if not (world / "world.json").exists():
+        from thesislib.data.check import ensure_checked
+        from thesislib.tools.world import write_world
+        write_world(world, "smoke", progress=False)
+        ensure_checked(world)
+    out = tmp_path_factory.mktemp(method)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)]), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(TESTS / "ddp_worker.py"), method, str(world), str(out)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r0, r1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert r0.keys() == r1.keys() and len(r0) >= 2                         # every network of the method
+    for name in r0:
+        params = [k for k in r0[name] if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+        assert params and all(torch.equal(r0[name][k], r1[name][k]) for k in params), name
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 4

@@ -176,7 +176,7 @@ def test_semi_supervised_student_draws_labeled_images_every_batch(world, transla
     sizes, counts = calls[0]
     assert sizes[2] == round(0.5 * SMOKE.n_train) and counts[2] == SMOKE.batch_size // 2   # the labeled stream
     rest = SMOKE.batch_size - counts[2]                                # the real share is a share of the rest
-    assert sum(counts) == SMOKE.batch_size and counts[1] == round(SMOKE.st_real_share[0] * rest)
+    assert sum(counts) == SMOKE.batch_size and counts[1] == max(1, round(SMOKE.st_real_share[0] * rest))
     target_only = SelfTraining(rounds=1, labeled_fraction=0.5, source=False)
     train_self_training(world, tmp_path / "t", SMOKE, 0, None, teacher, target_only, progress=False)
     sizes, counts = calls[-1]

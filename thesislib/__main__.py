@@ -106,6 +106,11 @@ def cmd_predict(a):
 
 def cmd_reproduce(a):
     from thesislib.pipeline import reproduce
+    from thesislib.profiles import default_profile
+    if not a.profile:                                  # make reproduce without PROFILE=: the machine decides
+        a.profile = default_profile()
+        print(f"reproduce: no profile named; {'a GPU is here' if a.profile == 'gpu' else 'no GPU here'}, so "
+              f"profile {a.profile} (PROFILE=... or --profile choose another)", flush=True)
     fields_, rest = split_overrides(a.overrides)
     if rest:
         raise SystemExit(f"error: reproduce takes profile fields only (e.g. steps=100 encoder_weights=none), "
@@ -189,7 +194,7 @@ def main(argv=None):
     p.add_argument("overrides", nargs="*", help="key=value: profile fields")
     p.set_defaults(fn=cmd_predict)
     p = sub.add_parser("reproduce", help="execute every notebook with Papermill; write tables/ and figures/")
-    p.add_argument("--profile", default="default")
+    p.add_argument("--profile", default=None, help="default: gpu where CUDA is, else default")
     p.add_argument("--data-root", default=None)
     p.add_argument("--exports-only", action="store_true", help="only redo exports from cached results")
     p.add_argument("--lang", default="en", choices=("en", "ko"), help="captions and headers of the tables")

@@ -106,6 +106,7 @@ def class_frequency_figure(lab, out: Exports) -> pd.DataFrame:
 def translation_figure(lab, out: Exports, n_samples: int = 3, fda_beta: float = plan.FDA_BETA) -> pd.DataFrame:
     """Source | CycleGAN | FDA | target images (the first seed's CycleGAN), and how far each set's colours are
     from the target's (per-channel mean and std over 64 images)."""
+    from thesislib.data.transforms import image_to_float
     from thesislib.methods.fda import fda_source_to_target
     stage = plan.translation_figure(lab.profile)["cyclegan"][lab.seeds[0]]
     lab.result(stage)
@@ -113,17 +114,18 @@ def translation_figure(lab, out: Exports, n_samples: int = 3, fda_beta: float = 
     source, translated, target = (lab.dataset(n, size=hw, cyclegan=stage) for n in ("gta5", "translated", "train"))
     index = {Path(n).name: i for i, n in enumerate(translated.names)}
     pairs = [i for i in range(len(source)) if Path(source.names[i]).name in index]
-    twin = lambda i: translated[index[Path(source.names[i]).name]]["image"]  # noqa: E731
+    image = lambda ds, i: image_to_float(ds[i]["image"])  # noqa: E731
+    twin = lambda i: image(translated, index[Path(source.names[i]).name])  # noqa: E731
     fda = lambda s, t: fda_source_to_target(s[None], t[None], beta=fda_beta)[0].clamp(0, 1)  # noqa: E731
     rows = []
     for r, i in enumerate(pairs[int(k)] for k in np.linspace(0, len(pairs) - 1, n_samples).round()):
-        trg = target[(r * 7) % len(target)]["image"]
-        rows.append([source[i]["image"], twin(i), fda(source[i]["image"], trg), trg])
+        trg = image(target, (r * 7) % len(target))
+        rows.append([image(source, i), twin(i), fda(image(source, i), trg), trg])
     out.figure(figures.translation_samples(rows), "fig_translation")
     ids = [pairs[int(k)] for k in np.linspace(0, len(pairs) - 1, min(len(pairs), 64)).round()]
-    targets = [target[k % len(target)]["image"] for k in range(len(ids))]
-    sets = {"source (GTA5)": [source[i]["image"] for i in ids], "CycleGAN (source→target)": [twin(i) for i in ids],
-            f"FDA (beta={fda_beta})": [fda(source[i]["image"], t) for i, t in zip(ids, targets)],
+    targets = [image(target, k % len(target)) for k in range(len(ids))]
+    sets = {"source (GTA5)": [image(source, i) for i in ids], "CycleGAN (source→target)": [twin(i) for i in ids],
+            f"FDA (beta={fda_beta})": [fda(image(source, i), t) for i, t in zip(ids, targets)],
             "target (Cityscapes train)": targets}
     stats = {n: np.concatenate([(x := np.stack([np.asarray(im, np.float64) for im in imgs])).mean(axis=(0, 2, 3)),
                                 x.std(axis=(0, 2, 3))]) for n, imgs in sets.items()}

@@ -22,6 +22,7 @@ import torch.distributed as dist
 from torch import nn
 
 from thesislib import progress
+from thesislib.data.transforms import to_model
 from thesislib.io import atomic_write_json
 
 CHECKPOINT = "checkpoint.pt"
@@ -119,14 +120,8 @@ class Engine:
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.cuda and self.cfg.amp else nullcontext()
 
     def to_device(self, batch: dict) -> dict:
-        out = {}
-        for k, v in batch.items():
-            if torch.is_tensor(v):
-                v = v.to(self.device, non_blocking=True)
-                if v.ndim == 4 and self.cuda and self.cfg.channels_last:
-                    v = v.contiguous(memory_format=torch.channels_last)
-            out[k] = v
-        return out
+        """The batch on the device: uint8 images normalised there, int64 masks (data.transforms.to_model)."""
+        return to_model(batch, self.device, channels_last=self.cuda and self.cfg.channels_last)
 
     def step(self, method: Method, *names: str) -> None:
         """Clip the gradients of the named optimizers' parameters, step them, zero their gradients."""
@@ -184,7 +179,7 @@ class Engine:
             if self.world > 1 and any(p.requires_grad for p in m.parameters()):
                 m = nn.parallel.DistributedDataParallel(m, device_ids=[self.device.index] if self.cuda else None,
                                                         find_unused_parameters=False)
-            if self.cfg.compile:
+            if self.cfg.compile and self.cuda:      # compiled on CUDA only (on a CPU it costs more than it gains)
                 m = torch.compile(m)
             wrapped[k] = m
         method.modules = wrapped

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from thesislib.data.transforms import image_to_float, to_model
+
 PROTOCOL = "whole image at the working resolution, logits upsampled to the label resolution"
 
 
@@ -34,7 +36,9 @@ def on_device(model, device: torch.device):
 
 @torch.no_grad()
 def predict_probs(model, images: torch.Tensor, flip: bool = False, precision: str = "fp32") -> torch.Tensor:
-    """Softmax probabilities (B, C, H, W); `flip` averages with the horizontally flipped prediction."""
+    """Softmax probabilities (B, C, H, W) of images (uint8, or float in [0, 1]); `flip` averages with the
+    horizontally flipped prediction."""
+    images = image_to_float(images)
     with autocast(precision):
         probs = F.softmax(model(images).float(), dim=1)
         if flip:
@@ -62,9 +66,7 @@ def batches(dataset, batch_size: int, device: torch.device, num_workers: int = 0
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate,
                         pin_memory=cuda)
     for b in loader:
-        images = b["image"].to(device, non_blocking=True)
-        if cuda:
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = to_model({"image": b["image"]}, device, channels_last=cuda)["image"]
         yield images, [m.to(device, non_blocking=True) for m in b["mask"]], b["name"]
 
 

@@ -59,6 +59,17 @@ class Lab:
         ensure_checked(self.data_root)
         return self.data_root
 
+    def training_root(self) -> Path:
+        """Where the trainers read their images: the data root, or with `profile.working_copy` (real data) its
+        one-time copy at the working resolution under the build folder (thesislib.data.working: the same
+        arrays, a small PNG to decode per item)."""
+        root = self.data()
+        if self.embedded or not self.profile.working_copy:
+            return root
+        from thesislib.data.working import working_copy
+        key = hashlib.sha256(f"{root.resolve()}|{tuple(self.profile.image_hw)}".encode()).hexdigest()[:12]
+        return working_copy(root, self.profile.image_hw, self.build / "working" / f"{root.name}-{key}")
+
     def data_identity(self) -> dict:
         """What identifies the data in a stage key: the embedded world's generator version and sizes (a
         pure function of them), or a hash of the real sets' check-data listing (their files and labels)."""
@@ -137,6 +148,10 @@ class Lab:
         from thesislib.runner import compute
         return compute(self, list(stages), workers=workers, executor=executor)
 
+    def workers(self) -> int:
+        """Stages computed side by side here: one per core on a CPU, `profile.stages_per_gpu` on a GPU."""
+        return max(1, self.profile.stages_per_gpu) if self.device.type == "cuda" else os.cpu_count() or 1
+
     def cached(self, stages) -> bool:
         return all(self.done(s) for s in stages)
 
@@ -158,7 +173,7 @@ class Lab:
         """The target splits pseudo-labeled (`st_pool`), at the working resolution."""
         from thesislib.methods.common import target_set
         from thesislib.methods.self_training import POOL_SPLITS
-        return ConcatDataset([target_set(self.data(), self.profile, split) for split in POOL_SPLITS[name]])
+        return ConcatDataset([target_set(self.training_root(), self.profile, split) for split in POOL_SPLITS[name]])
 
     def dataset(self, name: str, size=None, cyclegan: Stage | None = None):
         """An evaluation-mode dataset: gta5 | translated (by the first seed's CycleGAN, or `cyclegan`) |
@@ -237,8 +252,3 @@ def one_thread_on_cpu():
         torch.set_num_threads(threads)
 
 
-def worker_count(lab: Lab) -> int:
-    """Stages computed side by side here: one per core on a CPU, `profile.stages_per_gpu` on a GPU."""
-    if lab.device.type == "cuda":
-        return max(1, lab.profile.stages_per_gpu)
-    return os.cpu_count() or 1

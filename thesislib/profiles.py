@@ -49,9 +49,11 @@ class Profile:
     seeds: tuple[int, ...] = (0, 1, 2)
     fractions: tuple[float, ...] = (1 / 64, 1 / 16, 1.0)
     eval_source_images: int | None = 1000    # source sets scored by target-trained models (evenly spaced; None: all)
-    num_workers: int = 0
+    num_workers: int = 0                     # loader processes per stage; -1: the machine's cores shared by its stages
     ram_cache_mb: int = 1024                 # decoded, resized images kept in RAM, all loader workers together
     ckpt_every: int = 200
+    compile: bool = False                    # torch.compile every training's networks (CUDA; +46 % for CycleGAN on an H100)
+    working_copy: bool = False               # real data: train from a one-time copy at image_hw (data.working)
     # where stages run (never part of a result): side by side on one GPU, and a SLURM job's size
     stages_per_gpu: int = 1
     job_cpus: int = 2
@@ -69,6 +71,10 @@ PROFILES: dict[str, Profile] = {
         ckpt_every=3,
     ),
     "default": Profile(name="default"),
+    # the default's world, models and methods for one GPU: eight times the steps (an oracle at 3,200 steps learns
+    # every class), four stages side by side on the GPU, each with its own loader workers
+    "gpu": Profile(name="gpu", steps=3200, gan_steps=20000, adapt_steps=2400, st_steps=2400, num_workers=-1,
+                   ram_cache_mb=4096, ckpt_every=800, stages_per_gpu=4, job_gpus=1, job_cpus=4, job_mem_gb=16),
     "large": Profile(
         name="large", n_source=5000, n_train=1000, n_extra=5000, n_val=500, world_hw=(512, 1024),
         image_hw=(192, 384), crop_hw=(128, 256), steps=2000, gan_hw=(128, 256), gan_ndf=64, gan_steps=4000, adapt_steps=2000, st_rounds=3,
@@ -92,6 +98,21 @@ PROFILES["paper-check"] = replace(
     PROFILES["paper"], name="paper-check", n_source=6, n_train=4, n_extra=4, n_val=4, world_hw=(1024, 2048),
     source_world_hw=(1052, 1914), batch_size=2, gan_batch_size=1, steps=1, gan_steps=2, adapt_steps=1, st_steps=1,
     num_workers=2, ckpt_every=1)
+
+
+def default_profile() -> str:
+    """The profile `make reproduce` takes when none is named: "gpu" where CUDA is, else "default"."""
+    import torch
+    return "gpu" if torch.cuda.is_available() else "default"
+
+
+def loader_workers(profile: Profile) -> int:
+    """A stage's loader processes: the profile's, or with -1 the machine's cores shared by the stages that run
+    side by side (less one for each stage's own process)."""
+    if profile.num_workers >= 0:
+        return profile.num_workers
+    import os
+    return max(0, (os.cpu_count() or 1) // max(1, profile.stages_per_gpu) - 1)
 
 
 def get_profile(name: str, **overrides) -> Profile:

@@ -139,7 +139,7 @@ def label_pool(pool, predictions: Path, out: Path, thresholds: np.ndarray, groun
     student could learn from a perfect teacher at the same selection.
     """
     thr_u8 = np.ceil(np.asarray(thresholds) * (BINS - 1)).astype(np.int64)
-    with ThreadPoolExecutor(4) as threads:
+    with ThreadPoolExecutor(os.cpu_count() or 1) as threads:       # PNG decoding and encoding free the GIL
         done = list(threads.map(lambda i: _label_one(pool, i, predictions, out, thr_u8, ground_truth, bottom,
                                                      image_weighting, true_labels), range(len(pool))))
     scored = [(c, q) for c, q in done if c is not None]

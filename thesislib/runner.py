@@ -17,7 +17,6 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from thesislib import progress
-from thesislib.lab import Lab, worker_count
 from thesislib.stages import KINDS, Stage
 
 EXECUTORS = ("local", "slurm")
@@ -27,7 +26,7 @@ class StageFailed(RuntimeError):
     """A stage raised; the stages not started yet were not started (what needed it would fail too)."""
 
 
-def graph(lab: Lab, stages) -> tuple[dict[str, Stage], dict[str, set[str]]]:
+def graph(lab, stages) -> tuple[dict[str, Stage], dict[str, set[str]]]:
     """({key: stage}, {key: keys of its inputs}) of `stages` and everything they need."""
     nodes, needs, todo = {}, {}, list(stages)
     while todo:
@@ -53,7 +52,7 @@ def _chains(nodes, needs, todo, cost) -> dict[str, float]:
     return {k: length(k) for k in todo}
 
 
-def compute(lab: Lab, stages, workers: int | None = None, executor: str = "local", poll: float | None = None) -> int:
+def compute(lab, stages, workers: int | None = None, executor: str = "local", poll: float | None = None) -> int:
     """Compute every stage of `stages` that is not cached, its inputs first (see the module docstring);
     returns how many were computed. A failing stage raises StageFailed once the running ones have finished."""
     if executor not in EXECUTORS:
@@ -63,10 +62,10 @@ def compute(lab: Lab, stages, workers: int | None = None, executor: str = "local
     if not todo:
         return 0
     pending = len(todo)
-    lab.data()                                    # the world and its statistics, before any worker starts
+    lab.training_root()                           # the world (or a working copy) and its statistics, before any worker
     cost = {k: float(KINDS[nodes[k].kind].cost(nodes[k], lab.profile)) for k in todo}
     chain = _chains(nodes, needs, todo, cost)
-    workers = min(workers or worker_count(lab), len(todo))
+    workers = min(workers or lab.workers(), len(todo))
     if executor == "local" and workers < 2:       # one core, or one stage: in this process, in order
         for k in sorted(todo, key=lambda k: -chain[k]):
             lab.result(nodes[k])
@@ -120,7 +119,7 @@ def _overall(done: int, total: int, running: int) -> str:
 class _Pool:
     """Local worker processes (spawned, their bars drawn here) or SLURM jobs (submitit), one stage each."""
 
-    def __init__(self, lab: Lab, workers: int, executor: str):
+    def __init__(self, lab, workers: int, executor: str):
         self.lab, self.executor, self.workers = lab, executor, workers
         logs = lab.build / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -139,7 +138,7 @@ class _Pool:
         return self
 
     def submit(self, stage: Stage):
-        return self.pool.submit(compute_one, self.lab.args, stage)
+        return self.pool.submit(compute_one, type(self.lab), self.lab.args, stage)
 
     def drain(self, timeout: float) -> None:
         if self.board is not None:
@@ -154,7 +153,7 @@ class _Pool:
         return False
 
 
-def slurm_executor(lab: Lab, folder: Path):
+def slurm_executor(lab, folder: Path):
     """A submitit executor for SLURM jobs of the profile's size (`job_*` fields): one stage a job."""
     import submitit
     p = lab.profile
@@ -164,9 +163,10 @@ def slurm_executor(lab: Lab, folder: Path):
     return executor
 
 
-def compute_one(lab_args: dict, stage: Stage) -> None:
-    """A worker (a local process or a SLURM job): the one stage, its inputs already done."""
-    Lab(**lab_args).run(stage)
+def compute_one(lab_type, lab_args: dict, stage: Stage) -> None:
+    """A worker (a local process or a SLURM job): the one stage, its inputs already done, in a Lab rebuilt from
+    its arguments (`lab_type` is thesislib.lab.Lab, passed so that this module never imports it)."""
+    lab_type(**lab_args).run(stage)
 
 
 def _init_worker(sink, log: str) -> None:

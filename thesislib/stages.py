@@ -15,13 +15,15 @@ from functools import cache
 from pathlib import Path
 from typing import Callable
 
+from thesislib.profiles import loader_workers
+
 PACKAGE = Path(__file__).resolve().parent
 # modules that never change a result: imported by training code, left out of its code version
 NOT_RESULTS_CODE = {"progress.py", "io.py", "paths.py", "stages.py", "profiles.py"}   # profiles: fields are keyed
 # what a segmentation model is and what it predicts at
 MODEL = ("encoder", "encoder_weights", "decoder_channels", "image_hw")
-TRAIN = MODEL + ("crop_hw", "batch_size", "lr", "class_weighting")
-GAN = ("image_hw", "gan_hw", "gan_ngf", "gan_blocks", "gan_ndf", "gan_steps", "gan_batch_size", "gan_upsample",
+TRAIN = MODEL + ("crop_hw", "batch_size", "lr", "class_weighting", "compile")
+GAN = ("image_hw", "compile", "gan_hw", "gan_ngf", "gan_blocks", "gan_ndf", "gan_steps", "gan_batch_size", "gan_upsample",
        "gan_identity")
 SELF_TRAINING = TRAIN + ("st_rounds", "st_steps", "st_real_share", "st_pool", "st_ignore_bottom")
 SCORE = MODEL + ("eval_source_images",)
@@ -62,10 +64,18 @@ class Stage:
     @property
     def words(self) -> str:
         """The stage in words, for progress bars: "oracle · seed 0 · fraction 1/64"."""
-        if self.kind == "score":
-            return f"{self['model'].words} · scored on {self['on']}" + (f" (round {self['round']})"
-                                                                       if self.get("round") else "")
-        shown = [f"{k.replace('_', ' ')} {_show(v)}" for k, v in self.params if k != "seed"]
+        if self.kind in ("score", "predictions"):
+            scored = f" on {self['on']}" + (f", round {self['round']}" if self.get("round") else "") \
+                if self.kind == "score" else ""
+            return f"{KINDS[self.kind].words}{scored} · {self['model'].words}"
+        shown = []
+        for k, v in self.params:
+            if isinstance(v, Stage):
+                shown.append(f"{k} {KINDS[v.kind].words}" + (f" {_show(v['fraction'])}" if v.get("fraction") else ""))
+            elif k == "options":
+                shown += [f"{n.replace('_', ' ')} {_show(x)}" for n, x in v]
+            elif k != "seed":
+                shown.append(f"{k.replace('_', ' ')} {_show(v)}")
         return " · ".join([KINDS[self.kind].words, f"seed {self.seed}", *shown])
 
 
@@ -130,21 +140,21 @@ steps_cost = lambda steps, streams=1: lambda s, p: (s.get("steps") or getattr(p,
 def cyclegan(lab, s, out, inputs):
     """CycleGAN trained on source vs target images, then the whole source set translated (out/translated)."""
     from thesislib.methods.cyclegan import train_cyclegan
-    return train_cyclegan(lab.data(), out, lab.profile, s.seed, **lab.engine)
+    return train_cyclegan(lab.training_root(), out, lab.profile, s.seed, **lab.engine)
 
 
 # ---------------------------------------------------------------- supervised
 @kind("source only", TRAIN + ("steps",), SUPERVISED, cost=steps_cost("steps"))
 def source_only(lab, s, out, inputs):
     from thesislib.methods.supervised import train_supervised
-    return train_supervised(lab.data(), out, lab.profile, s.seed, source="gta5", **lab.engine)
+    return train_supervised(lab.training_root(), out, lab.profile, s.seed, source="gta5", **lab.engine)
 
 
 @kind("oracle", TRAIN + ("steps",), SUPERVISED, cost=steps_cost("steps"))
 def oracle(lab, s, out, inputs):
     """Target labels only: all of target-train (the oracle), or a fixed `fraction` ("labeled only")."""
     from thesislib.methods.supervised import train_supervised
-    return train_supervised(lab.data(), out, lab.profile, s.seed, source="cityscapes", fraction=s.get("fraction", 1.0),
+    return train_supervised(lab.training_root(), out, lab.profile, s.seed, source="cityscapes", fraction=s.get("fraction", 1.0),
                             **lab.engine)
 
 
@@ -152,7 +162,7 @@ def oracle(lab, s, out, inputs):
 def translated(lab, s, out, inputs):
     """Source-only training on the CycleGAN-translated source set ("adapted synthetic"): the teacher."""
     from thesislib.methods.supervised import train_supervised
-    return train_supervised(lab.data(), out, lab.profile, s.seed, source="gta5",
+    return train_supervised(lab.training_root(), out, lab.profile, s.seed, source="gta5",
                             source_root=inputs["cyclegan"] / "translated", **lab.engine)
 
 
@@ -161,7 +171,7 @@ def joint(lab, s, out, inputs):
     """S+T: translated source and the labeled target `fraction` in every batch (as many labeled images as
     the labeled-only run sees)."""
     from thesislib.methods.supervised import train_supervised
-    return train_supervised(lab.data(), out, lab.profile, s.seed, source="joint", fraction=s["fraction"],
+    return train_supervised(lab.training_root(), out, lab.profile, s.seed, source="joint", fraction=s["fraction"],
                             source_root=inputs["cyclegan"] / "translated", **lab.engine)
 
 
@@ -169,7 +179,7 @@ def joint(lab, s, out, inputs):
 def finetuned(lab, s, out, inputs):
     """The translated-source model fine-tuned on the labeled target `fraction` (as many steps as labeled only)."""
     from thesislib.methods.supervised import train_supervised
-    return train_supervised(lab.data(), out, lab.profile, s.seed, source="cityscapes", fraction=s["fraction"],
+    return train_supervised(lab.training_root(), out, lab.profile, s.seed, source="cityscapes", fraction=s["fraction"],
                             init=inputs["init"] / "checkpoint.pt", **lab.engine)
 
 
@@ -177,7 +187,7 @@ def finetuned(lab, s, out, inputs):
 @kind("FDA", TRAIN + ("steps",), "thesislib.methods.fda", cost=steps_cost("steps"))
 def fda(lab, s, out, inputs):
     from thesislib.methods.fda import train_fda
-    return train_fda(lab.data(), out, lab.profile, s.seed, beta=s["beta"], **lab.engine)
+    return train_fda(lab.training_root(), out, lab.profile, s.seed, beta=s["beta"], **lab.engine)
 
 
 ADAPT = {"cyclegan": cyclegan_of, "init": teacher_of}
@@ -188,7 +198,7 @@ ADAPT = {"cyclegan": cyclegan_of, "init": teacher_of}
 def adversarial(lab, s, out, inputs):
     """The teacher adapted with a discriminator on its outputs (`level` "output") or encoder features."""
     from thesislib.methods.adversarial import train_adversarial
-    return train_adversarial(lab.data(), out, lab.profile, s.seed, level=s["level"], split_batch=True,
+    return train_adversarial(lab.training_root(), out, lab.profile, s.seed, level=s["level"], split_batch=True,
                              source_root=inputs["cyclegan"] / "translated", init=inputs["init"] / "checkpoint.pt",
                              **lab.engine)
 
@@ -197,7 +207,7 @@ def adversarial(lab, s, out, inputs):
       needs=lambda s: {k: f(s) for k, f in ADAPT.items()})
 def entropy(lab, s, out, inputs):
     from thesislib.methods.entropy import train_entropy
-    return train_entropy(lab.data(), out, lab.profile, s.seed, split_batch=True,
+    return train_entropy(lab.training_root(), out, lab.profile, s.seed, split_batch=True,
                          source_root=inputs["cyclegan"] / "translated", init=inputs["init"] / "checkpoint.pt",
                          **lab.engine)
 
@@ -232,7 +242,7 @@ def self_training(lab, s, out, inputs):
     from thesislib.methods.self_training import train_self_training
     source = inputs["cyclegan"] / "translated" if "cyclegan" in inputs else None
     teacher = inputs["teacher"] / lab.checkpoint(s.needs["teacher"])
-    return train_self_training(lab.data(), out, lab.profile, s.seed, source, teacher, self_training_config(s, lab.profile),
+    return train_self_training(lab.training_root(), out, lab.profile, s.seed, source, teacher, self_training_config(s, lab.profile),
                                predictions=inputs["predictions"] / "pool", **lab.engine)
 
 
@@ -249,7 +259,7 @@ def predictions(lab, s, out, inputs):
     from thesislib.pseudo import predict_pool
     model = lab.load_model(s["model"], folder=inputs["model"])
     pool = lab.pool(_pool(s, lab.profile))
-    hist = predict_pool(model, pool, out / "pool", lab.device, flip=s["flip"], num_workers=lab.profile.num_workers,
+    hist = predict_pool(model, pool, out / "pool", lab.device, flip=s["flip"], num_workers=loader_workers(lab.profile),
                         precision=lab.precision)
     return {"images": len(pool), "predicted_pixels": int(hist.sum())}
 
@@ -274,7 +284,7 @@ def score(lab, s, out, inputs):
     from thesislib.scoring import evaluate
     model = lab.load_model(s["model"], s.get("round"), folder=inputs["model"])
     dataset = lab.eval_dataset(s["on"], inputs.get("cyclegan"))
-    return evaluate(model, dataset, lab.device, precision=lab.precision, num_workers=lab.profile.num_workers)
+    return evaluate(model, dataset, lab.device, precision=lab.precision, num_workers=loader_workers(lab.profile))
 
 
 # ---------------------------------------------------------------- code versions

@@ -114,8 +114,8 @@ def read_png(path: Path, size=None, resample=Image.Resampling.NEAREST) -> np.nda
 
 
 class SegmentationSet(Dataset):
-    """Image/label pairs of one layout; items {"image": float 3xHxW in [0, 1], "mask": int64 HxW train
-    ids (255 ignored), "name": image path relative to the root}.
+    """Image/label pairs of one layout; items {"image": uint8 3xHxW, "mask": uint8 HxW train ids (255
+    ignored), "name": image path relative to the root} (`transforms.to_model` makes them what a model reads).
 
     `size=(h, w)` resizes at load (image bilinear with antialiasing, mask nearest; with `native_labels`
     the mask keeps the label file's own resolution, as evaluation needs); `cache` keeps the
@@ -204,7 +204,7 @@ class SegmentationSet(Dataset):
                                "which the loaders then skip), or replace the file") from e
 
     def sample(self, name: str, image: np.ndarray, mask: np.ndarray, **extra) -> dict:
-        """The item dict: arrays wrapped as tv_tensors, transformed jointly, cast to float/int64."""
+        """The item dict: arrays wrapped as tv_tensors, transformed jointly, uint8 image and mask."""
         tensors = {"image": tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1)),
                    "mask": tv_tensors.Mask(torch.from_numpy(mask)), **extra}
         if self.transform is not None:
@@ -268,4 +268,4 @@ class Relabeled(Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int) -> dict:
-        return {**self.images[i], "mask": torch.from_numpy(self.labels.mask(self._label_of[i])).long()}
+        return {**self.images[i], "mask": torch.from_numpy(self.labels.mask(self._label_of[i]))}

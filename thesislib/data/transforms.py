@@ -1,8 +1,9 @@
 """Joint image/mask transforms (torchvision v2) for training; evaluation uses none (`transform=None`).
 
 Inputs are dicts of tv_tensors: an Image (uint8), a Mask (train ids) and optionally a WeightMap;
-geometric transforms move them together. Loaders finish every item with `to_dtypes` (image float32
-in [0, 1], mask int64), so the eval path needs no transform at all.
+geometric transforms move them together. Items leave the loaders as uint8 images and uint8 masks (a
+quarter and an eighth of float32 and int64 to ship from loader workers and copy to a GPU); `to_model`
+makes them float images in [0, 1] and int64 masks on the device, as torchvision's ToDtype would.
 """
 import numpy as np
 import torch
@@ -18,7 +19,29 @@ class WeightMap(tv_tensors.Mask):
 
 
 FILL = {tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX, "others": 0}   # WeightMap -> "others"
-to_dtypes = v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, "others": None}, scale=True)
+to_dtypes = v2.ToDtype({tv_tensors.Image: torch.uint8, tv_tensors.Mask: torch.uint8, "others": None}, scale=False)
+
+
+def image_to_float(image: torch.Tensor) -> torch.Tensor:
+    """A uint8 image (batch) as float32 in [0, 1], bit for bit what torchvision's ToDtype(scale=True) gives."""
+    return image.to(torch.float32).mul_(1.0 / 255) if image.dtype == torch.uint8 else image
+
+
+def to_model(batch: dict, device, channels_last: bool = False) -> dict:
+    """A loader's batch on `device` (non-blocking from pinned memory): uint8 images normalised there to float
+    in [0, 1] (channels_last if asked), uint8 masks made int64."""
+    out = {}
+    for k, v in batch.items():
+        if torch.is_tensor(v):
+            v = v.to(device, non_blocking=True)
+            if k == "image":
+                v = image_to_float(v)
+                if v.ndim == 4 and channels_last:
+                    v = v.contiguous(memory_format=torch.channels_last)
+            elif k == "mask" and v.dtype == torch.uint8:
+                v = v.long()
+        out[k] = v
+    return out
 
 
 LUMA = np.array([0.213, 0.715, 0.072])     # the weights of the W3C colour-matrix filters

@@ -30,13 +30,13 @@ class Adversarial(SegMethod):
     def training_step(self, batch, engine):
         seg, D = self.modules["seg"], self.modules["D"]
         src, trg = split_domains(batch, self.domain_counts)
-        # task model: supervised on source + fool D on target (D frozen)
+        # task model: supervised on source + fool D on target (D frozen, unwrapped: DDP synchronises it in its own step)
         set_requires_grad([D], False)
         with engine.autocast():
             logits_s, feat_s = seg(src["image"], return_features=True)
             logits_t, feat_t = seg(trg["image"], return_features=True)
             d_in_s, d_in_t = self._domain_input(logits_s, feat_s), self._domain_input(logits_t, feat_t)
-            loss_adv = self.gan(D(d_in_t).float(), True)          # "True" = looks like source
+            loss_adv = self.gan(engine.raw["D"](d_in_t).float(), True)   # "True" = looks like source
         loss_seg = self.supervised_loss(logits_s, src)
         (loss_seg + self.lambda_adv * loss_adv).backward()
         engine.step(self, "seg")

@@ -13,7 +13,7 @@ from thesislib.engine import EngineConfig, Method
 from thesislib.losses import class_weights as weights_from_counts
 from thesislib.models.segmentation import build_segmenter
 from thesislib.paths import check_file
-from thesislib.profiles import Profile
+from thesislib.profiles import Profile, loader_workers
 
 
 def source_set(source_root, profile: Profile, train=True, strong=False, size=None, native_labels=False, crop=None):
@@ -65,7 +65,7 @@ def rare_class_weights(dataset, stats_root, temperature: float = 0.1) -> torch.T
 
 def engine_config(profile: Profile, steps: int, seed: int, **overrides) -> EngineConfig:
     return EngineConfig(**{"steps": steps, "seed": seed, "ckpt_every": profile.ckpt_every,
-                           "num_workers": profile.num_workers, **overrides})
+                           "num_workers": loader_workers(profile), "compile": profile.compile, **overrides})
 
 
 class SegMethod(Method):
@@ -146,7 +146,7 @@ def fit_two_domain(make_method, data_root, out, profile: Profile, seed: int, con
     steps = steps or profile.adapt_steps
     b = profile.batch_size
     sizes = [b // 2, b - b // 2] if split_batch else [b, b]
-    loader = step_loader([src, trg], sizes, seed, steps, num_workers=profile.num_workers)
+    loader = step_loader([src, trg], sizes, seed, steps, num_workers=loader_workers(profile))
     config = {"profile": profile.name, "source_root": str(source_root), "init": init and str(init),
               "batch_sizes": sizes, **config}
     engine = Engine(out, engine_config(profile, steps, seed, **engine_overrides))

@@ -17,7 +17,7 @@ from thesislib.io import atomic_write_json, writer_pool
 from thesislib.losses import GANLoss, cycle_loss, identity_loss
 from thesislib.methods.common import engine_config, source_set, target_set
 from thesislib.models.cyclegan import ImagePool, define_D, define_G
-from thesislib.profiles import Profile
+from thesislib.profiles import Profile, loader_workers
 
 
 def set_requires_grad(modules, flag: bool) -> None:
@@ -50,14 +50,15 @@ class CycleGAN(Method):
     def training_step(self, batch, engine):
         m, n = self.modules, self.batch_size              # the batch: n source images, then n target images
         real_A, real_B = batch["image"][:n] * 2 - 1, batch["image"][n:] * 2 - 1              # [0,1] -> [-1,1]
-        # backward_G
-        set_requires_grad([m["D_A"], m["D_B"]], False)
+        # backward_G: the discriminators frozen, called unwrapped (under DDP they are synchronised in backward_D only)
+        D_A, D_B = engine.raw["D_A"], engine.raw["D_B"]
+        set_requires_grad([D_A, D_B], False)
         with engine.autocast():
             fake_B, fake_A = m["G_A"](real_A), m["G_B"](real_B)
             rec_A, rec_B = m["G_B"](fake_B), m["G_A"](fake_A)
             idt_A, idt_B = m["G_A"](real_B), m["G_B"](real_A)
-            loss_G_A = self.gan(m["D_A"](fake_B).float(), True)
-            loss_G_B = self.gan(m["D_B"](fake_A).float(), True)
+            loss_G_A = self.gan(D_A(fake_B).float(), True)
+            loss_G_B = self.gan(D_B(fake_A).float(), True)
         lam, lam_idt = self.lambda_cycle, self.lambda_cycle * self.lambda_identity
         loss_cycle_A = cycle_loss(rec_A.float(), real_A) * lam
         loss_cycle_B = cycle_loss(rec_B.float(), real_B) * lam
@@ -67,7 +68,7 @@ class CycleGAN(Method):
         loss_G.backward()
         engine.step(self, "G")
         # backward_D_A and backward_D_B
-        set_requires_grad([m["D_A"], m["D_B"]], True)
+        set_requires_grad([D_A, D_B], True)
         loss_D_A = self._backward_D(m["D_A"], real_B, self.fake_B_pool.query(fake_B.detach()), engine)
         loss_D_B = self._backward_D(m["D_B"], real_A, self.fake_A_pool.query(fake_A.detach()), engine)
         engine.step(self, "D")
@@ -107,7 +108,7 @@ def train_cyclegan(data_root, out, profile: Profile, seed: int = 0, steps: int |
                       batch_size=profile.gan_batch_size, upsample=profile.gan_upsample,
                       lambda_identity=profile.gan_identity)
     b = profile.gan_batch_size
-    loader = step_loader([src, trg], [b, b], seed, steps, num_workers=profile.num_workers)
+    loader = step_loader([src, trg], [b, b], seed, steps, num_workers=loader_workers(profile))
     config = {"method": "cyclegan", "profile": profile.name, "ngf": profile.gan_ngf, "n_blocks": profile.gan_blocks,
               "ndf": profile.gan_ndf, "gan_hw": list(size), "upsample": profile.gan_upsample,
               "lambda_identity": profile.gan_identity}
@@ -146,7 +147,7 @@ def translate_source(checkpoint, source_root, out_root, profile: Profile, batch_
     src = source_set(source_root, profile, train=False)
     shown = progress.bar(out_root.parent, total=len(src), task="translating the source set")
     with writer_pool() as write:            # loader workers decode, the GPU translates, threads write PNGs
-        for images, _, names in batches(src, batch_size, device, profile.num_workers):
+        for images, _, names in batches(src, batch_size, device, loader_workers(profile)):
             fake = ((G(images * 2 - 1) + 1) * 127.5).clamp(0, 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
             for name, img in zip(names, fake):
                 write(_save_translated, img, Path(source_root) / "labels" / Path(name).name, tmp)

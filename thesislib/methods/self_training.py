@@ -20,7 +20,7 @@ from thesislib.io import atomic_write_json
 from thesislib.methods.common import (class_weights_for, engine_config, load_seg_weights, load_segmenter,
                                       rare_class_weights, source_set, subset_fraction, target_set)
 from thesislib.methods.supervised import Supervised
-from thesislib.profiles import Profile
+from thesislib.profiles import Profile, loader_workers
 from thesislib.pseudo import make_pseudo_labels
 
 POOL_SPLITS = {"train": ("train",), "train+extra": ("train", "train_extra")}
@@ -87,12 +87,14 @@ class SelfTraining:
 
     def batch(self, profile: Profile, k: int) -> tuple[int, int, int]:
         """(source, pseudo-labeled, labeled) items of a round-k batch: the labeled images take `labeled_share`
-        of it, the pseudo-labeled ones `real_share[k]` of the rest (all of it without a source stream)."""
+        of it, the pseudo-labeled ones `real_share[k]` of the rest (at least one for a positive share; all of
+        the rest without a source stream)."""
         b = profile.batch_size
         n_labeled = round(self.labeled_share * b) if self.labeled_fraction > 0 else 0
         if not self.source:
             return 0, b - n_labeled, n_labeled
-        n_real = round(self.real_share[k - 1] * (b - n_labeled))
+        share = self.real_share[k - 1]
+        n_real = max(round(share * (b - n_labeled)), 1 if share > 0 else 0)   # a positive share: at least one image
         return b - n_real - n_labeled, n_real, n_labeled
 
     @classmethod
@@ -138,7 +140,7 @@ def train_self_training(data_root, out, profile: Profile, seed: int, source_root
             quality = make_pseudo_labels(
                 load_segmenter(teacher, profile, device), pool, rd / "pseudo", device, mode=c.thresholds,
                 portion=c.portions[min(k, len(c.portions)) - 1], threshold=c.threshold, flip=c.flip,
-                ground_truth=gt_names, predictions=predictions if k == 1 else None, num_workers=profile.num_workers,
+                ground_truth=gt_names, predictions=predictions if k == 1 else None, num_workers=loader_workers(profile),
                 floor=c.floor, bottom=c.ignore_bottom, image_weighting=c.image_weighting,
                 class_weights=class_weights.tolist() if c.class_weighting == "all" else None, true_labels=c.true_labels,
                 precision=precision)
@@ -158,7 +160,7 @@ def train_self_training(data_root, out, profile: Profile, seed: int, source_root
         sample_w = None
         if c.rare_class_sampling and counts[0]:          # rare-class sampling of the source stream only
             sample_w = [rare_class_weights(source, source_root)] + [None] * (len(streams) - 1)
-        loader = step_loader(streams, n, seed + k, c.steps, weights=sample_w, num_workers=profile.num_workers)
+        loader = step_loader(streams, n, seed + k, c.steps, weights=sample_w, num_workers=loader_workers(profile))
         run_config = {"method": "self_training", "round": k, "profile": profile.name, "teacher": str(teacher),
                       "batch": dict(zip(("source", "pseudo", "labeled"), counts)), **_jsonable(asdict(c))}
         metrics = engine.fit(method, loader, run_config)

@@ -7,7 +7,7 @@ from thesislib.engine import Engine
 from thesislib.losses import class_weights as weights_from_counts
 from thesislib.methods.common import (SegMethod, engine_config, item_class_counts, load_seg_weights, rare_class_weights,
                                       source_set, subset_fraction, target_set)
-from thesislib.profiles import Profile
+from thesislib.profiles import Profile, loader_workers
 
 SOURCES = ("gta5", "cityscapes", "joint")
 
@@ -60,7 +60,7 @@ def train_supervised(data_root, out, profile: Profile, seed: int = 0, source: st
     if init:
         load_seg_weights(method.modules["seg"], init)
     sample_w = [rare_class_weights(streams[0], stats[0])] + [None] * (len(streams) - 1) if rare_class_sampling else None
-    loader = step_loader(streams, counts, seed, steps, weights=sample_w, num_workers=profile.num_workers)
+    loader = step_loader(streams, counts, seed, steps, weights=sample_w, num_workers=loader_workers(profile))
     config = {"method": "supervised", "profile": profile.name, "source": source, "source_root": str(source_root),
               "fraction": fraction, "class_weighting": class_weighting, "rare_class_sampling": rare_class_sampling,
               "init": init and str(init)}

@@ -23,7 +23,7 @@ from thesislib.inference import PROTOCOL, batches, predict_full
 from thesislib.io import atomic_save_image, atomic_write_json, writer_pool
 from thesislib.methods.common import load_segmenter, target_set
 from thesislib.metrics import ConfusionMatrix
-from thesislib.profiles import Profile, get_profile
+from thesislib.profiles import Profile, get_profile, loader_workers
 
 TRAIN_TO_ID = np.full(256, 0, dtype=np.uint8)      # train id -> Cityscapes label id (255 -> 0, unlabeled)
 TRAIN_TO_ID[:len(CLASS_IDS)] = CLASS_IDS
@@ -74,7 +74,7 @@ def predict_split(run, data_root, split: str, out, profile: Profile | None = Non
     labeled = all(p.labeled for p in data.pairs)
     cm = ConfusionMatrix()
     with writer_pool(max_pending=4 * batch_size) as write:
-        for images, masks, names in tqdm(batches(data, batch_size, device, num_workers=profile.num_workers),
+        for images, masks, names in tqdm(batches(data, batch_size, device, num_workers=loader_workers(profile)),
                                          total=-(-len(data) // batch_size), desc=f"predict {split}",
                                          disable=not progress):
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
