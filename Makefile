@@ -1,5 +1,7 @@
 # Two commands from a fresh clone:  make reproduce   and   make test
 PROFILE ?= default
+# where the stages run: local (one per core here) | slurm (one SLURM job per stage, through submitit)
+EXECUTOR ?= local
 PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
@@ -20,7 +22,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 reproduce: $(STAMP)
-	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) --lang $(THESIS_LANG)
+	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) --lang $(THESIS_LANG) \
+	  --executor $(EXECUTOR)
 
 # the paper profile with a handful of steps on a small world at the real image sizes (CPU: see README)
 paper-check: $(STAMP)

@@ -158,6 +158,9 @@ class _FailingPool:
     def drain(self, timeout):
         pass
 
+    def log_of(self, job):
+        return self.log
+
 
 def test_a_stage_wanted_by_two_callers_at_once_is_computed_once(tmp_path):
     cache, calls, started = StageCache(tmp_path), [], threading.Event()

@@ -68,7 +68,7 @@ PROFILES: dict[str, Profile] = {
         encoder="resnet18", decoder_channels=32, image_hw=(32, 64), crop_hw=None, batch_size=4, steps=6,
         gan_hw=(32, 64), gan_ngf=4, gan_blocks=1, gan_ndf=8, gan_steps=6, adapt_steps=6,
         st_rounds=2, st_steps=6, st_real_share=(0.25, 0.5), seeds=(0,), fractions=(0.5, 1.0),
-        ckpt_every=3,
+        ckpt_every=3, job_cpus=1, job_mem_gb=2,           # a smoke stage: one thread, about 1 GB
     ),
     "default": Profile(name="default"),
     # the default's world, models and methods for one GPU: eight times the steps (an oracle at 3,200 steps learns

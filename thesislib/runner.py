@@ -3,10 +3,14 @@
 `compute(lab, stages)` takes the stages and their inputs that are not cached and starts each as soon as
 its inputs are done, the longest remaining chain first, in `workers` processes: one per core on a CPU
 (each stage on one torch thread: two one-thread trainings do 1.35x the work of one two-thread training),
-`profile.stages_per_gpu` on a GPU, or one SLURM job per stage (`executor="slurm"`, through submitit). The
-parent draws one bar per running stage (local workers) and an overall line: stages done of all, and the
-time left, estimated from the images each stage puts through a model.
+`profile.stages_per_gpu` on a GPU, or one SLURM job per stage (`executor="slurm"`, through submitit: every
+stage whose inputs are done is queued at once, SLURM decides how many run). The parent draws one bar per
+running stage (local workers) and an overall line: stages done of all, and the time left, estimated from
+the images each stage puts through a model.
 """
+import re
+import shlex
+import subprocess
 import sys
 import time
 import traceback
@@ -17,6 +21,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from thesislib import progress
+from thesislib.paths import REPO
 from thesislib.stages import KINDS, Stage
 
 EXECUTORS = ("local", "slurm")
@@ -65,7 +70,7 @@ def compute(lab, stages, workers: int | None = None, executor: str = "local", po
     lab.training_root()                           # the world (or a working copy) and its statistics, before any worker
     cost = {k: float(KINDS[nodes[k].kind].cost(nodes[k], lab.profile)) for k in todo}
     chain = _chains(nodes, needs, todo, cost)
-    workers = min(workers or lab.workers(), len(todo))
+    workers = min(workers or (len(todo) if executor == "slurm" else lab.workers()), len(todo))
     if executor == "local" and workers < 2:       # one core, or one stage: in this process, in order
         for k in sorted(todo, key=lambda k: -chain[k]):
             lab.result(nodes[k])
@@ -98,7 +103,7 @@ def _schedule(lab, nodes, needs, todo, cost, chain, pool, workers, poll):
                 try:
                     job.result()
                 except Exception as e:  # noqa: BLE001 - the first failure stops the run, named by its stage
-                    failed = failed or (nodes[k], e)
+                    failed = failed or (nodes[k], e, pool.log_of(job))
                     continue
                 done_cost += cost[k]
                 overall.update(round(done_cost) - overall.n)
@@ -106,10 +111,16 @@ def _schedule(lab, nodes, needs, todo, cost, chain, pool, workers, poll):
     finally:
         overall.close()
     if failed:
-        stage, e = failed
-        detail = "".join(traceback.format_exception_only(type(e), e)).strip()
-        raise StageFailed(f"stage {stage} failed: {detail}; {len(todo)} stage(s) not started. Its log: "
-                          f"{pool.log}; rerun to resume from the last checkpoints.") from e
+        stage, e, log = failed
+        raise StageFailed(f"stage {stage} failed: {_detail(e)}; {len(todo)} stage(s) not started. Its log: "
+                          f"{log}; rerun to resume from the last checkpoints.") from e
+
+
+def _detail(e: BaseException) -> str:
+    """The error, short: of a SLURM job (submitit sends its traceback as text between dashed lines) the last
+    line of the traceback, or the first paragraph when it died without one (timeout, out of memory)."""
+    parts = re.split(r"\n-{10,}\n", "".join(traceback.format_exception_only(type(e), e)).strip())
+    return parts[1].strip().splitlines()[-1] if len(parts) > 2 else parts[0]
 
 
 def _overall(done: int, total: int, running: int) -> str:
@@ -124,7 +135,8 @@ class _Pool:
         logs = lab.build / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.log = logs / "stages.log"
-        self.poll = 0.2 if executor == "local" else 5.0
+        self.poll = 0.2 if executor == "local" else 1.0      # a SLURM job's done() looks for its result file
+        self.jobs = []
 
     def __enter__(self):
         if self.executor == "local":
@@ -138,7 +150,13 @@ class _Pool:
         return self
 
     def submit(self, stage: Stage):
-        return self.pool.submit(compute_one, type(self.lab), self.lab.args, stage)
+        job = self.pool.submit(compute_one, type(self.lab), self.lab.args, stage)
+        self.jobs.append(job)
+        return job
+
+    def log_of(self, job) -> Path:
+        """Where a worker's stderr went: build/logs/stages.log, or the SLURM job's own file."""
+        return self.log if self.executor == "local" else job.paths.stderr
 
     def drain(self, timeout: float) -> None:
         if self.board is not None:
@@ -150,17 +168,57 @@ class _Pool:
         if self.executor == "local":
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.board.close()
+        elif exc[0] is not None:                  # interrupted: no job is left behind in the queue
+            for job in self.jobs:
+                if not job.done():
+                    job.cancel(check=False)
         return False
 
 
 def slurm_executor(lab, folder: Path):
-    """A submitit executor for SLURM jobs of the profile's size (`job_*` fields): one stage a job."""
+    """A submitit executor for SLURM jobs of the profile's size (`job_*` fields), one stage a job, its logs
+    in folder/<job id>/. A job runs this Python (sys.executable) on this checkout's code (PYTHONPATH and
+    working directory: the repository). Job states (a job that died without a result: timeout, out of
+    memory, cancelled) come from `sacct`; on a cluster without an accounting database (scripts/local_slurm.sh)
+    from `sacct --completion`, slurmctld's job completion log."""
     import submitit
     p = lab.profile
-    executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster="slurm")
-    executor.update_parameters(timeout_min=int(60 * p.job_hours), cpus_per_task=p.job_cpus, mem_gb=p.job_mem_gb,
-                               gpus_per_node=p.job_gpus, name="thesislib", slurm_additional_parameters={})
+    executor = submitit.SlurmExecutor(folder=str(folder / "%j"), python=shlex.quote(sys.executable))
+    executor.job_class = _job_class(_slurm_config())
+    repo = shlex.quote(str(REPO))
+    executor.update_parameters(time=max(1, round(60 * p.job_hours)), cpus_per_task=p.job_cpus,
+                               mem=f"{p.job_mem_gb}GB", job_name="thesislib",
+                               setup=[f"cd {repo}", f"export PYTHONPATH={repo}${{PYTHONPATH:+:$PYTHONPATH}}"],
+                               **({"gpus_per_node": p.job_gpus} if p.job_gpus else {}))
     return executor
+
+
+def _slurm_config() -> dict[str, str]:
+    """`scontrol show config` as {name: value}."""
+    out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=True).stdout
+    pairs = (line.partition("=") for line in out.splitlines())
+    return {k.strip(): v.strip() for k, eq, v in pairs if eq}
+
+
+def _job_class(config: dict[str, str]):
+    """submitit's SlurmJob, or without accounting (AccountingStorageType none) one whose state watcher reads
+    the job completion log (`sacct --completion`, JobCompType jobcomp/filetxt); plain `sacct` fails there,
+    so a job that died without writing its result would never be seen as done."""
+    from submitit.slurm.slurm import SlurmInfoWatcher, SlurmJob
+    if config.get("AccountingStorageType") != "accounting_storage/none":
+        return SlurmJob
+    if config.get("JobCompType", "jobcomp/none") in ("jobcomp/none", "(null)"):
+        raise RuntimeError("this SLURM cluster keeps neither accounting nor a job completion log, so the state of "
+                           "a job cannot be read; set JobCompType=jobcomp/filetxt (as scripts/local_slurm.sh does)")
+
+    class CompletionWatcher(SlurmInfoWatcher):
+        def _make_command(self):
+            command = super()._make_command()
+            return command and [command[0], "--completion", *command[1:]]
+
+    class CompletionJob(SlurmJob):
+        watcher = CompletionWatcher(delay_s=60)
+    return CompletionJob
 
 
 def compute_one(lab_type, lab_args: dict, stage: Stage) -> None:
