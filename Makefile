@@ -1,5 +1,6 @@
 # Two commands from a fresh clone:  make reproduce   and   make test
-PROFILE ?= default
+# PROFILE: empty lets the machine choose (gpu where CUDA is, else default); smoke | default | gpu | large | paper
+PROFILE ?=
 # where the stages run: local (one per core here) | slurm (one SLURM job per stage, through submitit)
 EXECUTOR ?= local
 PYTHON  ?= python3
@@ -22,8 +23,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 reproduce: $(STAMP)
-	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) --lang $(THESIS_LANG) \
-	  --executor $(EXECUTOR)
+	$(PY) -m thesislib reproduce $(if $(PROFILE),--profile $(PROFILE)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
+	  --lang $(THESIS_LANG) --executor $(EXECUTOR)
 
 # the paper profile with a handful of steps on a small world at the real image sizes (CPU: see README)
 paper-check: $(STAMP)
@@ -40,8 +41,8 @@ lab: $(STAMP)
 tables figures: exports
 	@:
 exports: $(STAMP)
-	$(PY) -m thesislib reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) --exports-only \
-	  --lang $(THESIS_LANG)
+	$(PY) -m thesislib reproduce $(if $(PROFILE),--profile $(PROFILE)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
+	  --exports-only --lang $(THESIS_LANG)
 
 # every table and figure in an 11 pt A4 report (15 cm text width) -> build/thesis-preview.pdf (-ko.pdf);
 # tables rendered from the CSVs of tables/ (or build/<profile>/ when tables/ has none); needs pdflatex
@@ -52,10 +53,10 @@ bench: $(STAMP)
 	$(PY) -m thesislib bench --out build/bench.json
 
 status: $(STAMP)
-	$(PY) -m thesislib status --profile $(PROFILE)
+	$(PY) -m thesislib status $(if $(PROFILE),--profile $(PROFILE))
 
 prune: $(STAMP)
-	$(PY) -m thesislib status --profile $(PROFILE) --prune
+	$(PY) -m thesislib status $(if $(PROFILE),--profile $(PROFILE)) --prune
 
 clean:
 	rm -rf build

@@ -8,9 +8,10 @@ import sys
 
 import torch
 
-from thesislib.experiments import Lab
-from thesislib.scoring import evaluate
+from thesislib.lab import Lab
 from thesislib.methods.common import target_set
+from thesislib.scoring import evaluate
+from thesislib.stages import S
 
 
 def main(profile: str = "default") -> None:
@@ -18,10 +19,10 @@ def main(profile: str = "default") -> None:
     shrunk, native = target_set(lab.data(), lab.profile, "val"), lab.eval_dataset("val")
     cpu = torch.device("cpu")
     print(f"{'model':<28} {'mIoU shrunk':>12} {'mIoU native':>12} {'pixel acc. shrunk':>18} {'native':>8}")
-    for name, get in (("source only", lab.source_only), ("translated source", lab.translated),
-                      ("self-training", lab.self_training), ("oracle", lab.oracle)):
+    for name, kind in (("source only", "source_only"), ("translated source", "translated"),
+                       ("self-training", "self_training"), ("oracle", "oracle")):
         for seed in lab.profile.seeds:
-            model = lab.load_model(get(seed))
+            model = lab.load_model(S(kind, seed=seed), device=cpu)
             old, new = evaluate(model, shrunk, cpu), evaluate(model, native, cpu)
             print(f"{name + f' · seed {seed}':<28} {old['miou']:>12.2f} {new['miou']:>12.2f} "
                   f"{old['pixel_accuracy']:>18.2f} {new['pixel_accuracy']:>8.2f}", flush=True)

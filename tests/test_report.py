@@ -180,3 +180,16 @@ def test_figure_functions_return_figures(tmp_path):
 def test_image_grid_rejects_mismatched_overlay():
     with pytest.raises(ValueError):
         figures.overlay(np.zeros((4, 6, 3)), np.zeros((5, 6), np.int64))
+
+
+def test_korean_lettering_translates_every_text_of_a_figure():
+    fig, ax = style.figure(0.4)
+    ax.plot([0, 1], [1, 2], label="labeled only")
+    ax.set_xlabel("round")
+    ax.set_title("teacher (round 0)")
+    fig.legend()
+    figures.lettered(fig, "ko")
+    texts = {t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text()}
+    assert {"라운드", "교사(라운드 0)", "레이블만"} <= texts and "round" not in texts
+    assert figures.lettered(fig, "en") is fig
+    figures.close(fig)

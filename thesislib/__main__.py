@@ -139,6 +139,8 @@ def cmd_lab(a):
 
 def cmd_status(a):
     from thesislib.lab import Lab
+    from thesislib.profiles import default_profile
+    a.profile = a.profile or default_profile()
     fields_, rest = split_overrides(a.overrides)
     if rest:
         raise SystemExit(f"error: status takes profile fields only, not {sorted(rest)}")
@@ -212,7 +214,7 @@ def main(argv=None):
     p.add_argument("--dir", default=str(Path(__file__).resolve().parents[1] / "build" / "lab"))
     p.set_defaults(fn=cmd_lab, jupyter_args=[])
     p = sub.add_parser("status", help="what is cached for a profile, and what is stale and why")
-    p.add_argument("--profile", default="default")
+    p.add_argument("--profile", default=None, help="default: gpu where CUDA is, else default")
     p.add_argument("--data-root", default=None)
     p.add_argument("--prune", action="store_true", help="delete the entries made by older code (never read again)")
     p.add_argument("overrides", nargs="*", help="key=value: profile fields")

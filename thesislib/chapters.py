@@ -277,6 +277,11 @@ def label_visits(lab, stage) -> int:
     return 0
 
 
+DD_WORDS = {"labeled_only": "labeled only", "joint": "S+T (translated source + labels)",
+            "finetuned": "translated model fine-tuned", "target_ssl": "target-only self-training",
+            "loop": "synthetic teacher + self-training"}
+
+
 def data_dependency_table(lab, out: Exports) -> pd.DataFrame:
     """The data-dependency table and figure: each baseline at each labeled fraction, with its label visits."""
     n_train = len(lab.dataset("train"))
@@ -295,7 +300,8 @@ def data_dependency_table(lab, out: Exports) -> pd.DataFrame:
     out.table(lab, raw, "table_data_dependency", "data_dependency_table")
     references = {"no target labels: self-training": np.mean(refs["self_training"]),
                   "no target labels: teacher only": np.mean(refs["teacher"])}
-    out.figure(figures.data_dependency(raw, hue="row", references=references), "fig_data_dependency")
+    shown = raw.assign(method=raw["row"].map(DD_WORDS))
+    out.figure(figures.data_dependency(shown, hue="method", references=references), "fig_data_dependency")
     mean, std = aggregate(raw, "fraction", "row", value="miou")
     out.results.update({f"miou_{row}_{f:g}": mean.loc[f, row] for f in mean.index for row in mean.columns
                         if pd.notna(mean.loc[f, row])})

@@ -34,9 +34,9 @@ class Profile:
     gan_ngf: int = 16
     gan_blocks: int = 3
     gan_ndf: int = 32                        # PatchGAN width (the paper's 64 on GPU profiles)
-    gan_steps: int = 2500
+    gan_steps: int = 5000
     gan_batch_size: int = 1
-    gan_upsample: str = "transpose"          # the generator's x2 upsampling: transpose (the reference) | resize
+    gan_upsample: str = "resize"             # the generator's x2 upsampling: resize (no checkerboard) | transpose
     gan_identity: float = 0.5                # the identity loss' weight, relative to the cycle loss (the reference's)
     # adaptation and self-training
     adapt_steps: int = 300                   # adversarial / entropy: steps from the teacher (half-and-half batches)
@@ -73,7 +73,7 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(name="default"),
     # the default's world, models and methods for one GPU: eight times the steps (an oracle at 3,200 steps learns
     # every class), four stages side by side on the GPU, each with its own loader workers
-    "gpu": Profile(name="gpu", steps=3200, gan_steps=20000, adapt_steps=2400, st_steps=2400, num_workers=-1,
+    "gpu": Profile(name="gpu", steps=3200, gan_steps=40000, adapt_steps=2400, st_steps=2400, num_workers=-1,
                    ram_cache_mb=4096, ckpt_every=800, stages_per_gpu=4, job_gpus=1, job_cpus=4, job_mem_gb=16),
     "large": Profile(
         name="large", n_source=5000, n_train=1000, n_extra=5000, n_val=500, world_hw=(512, 1024),
@@ -84,6 +84,7 @@ PROFILES: dict[str, Profile] = {
         name="paper", world_hw=(512, 1024), encoder="resnet50", encoder_weights="imagenet", decoder_channels=256,
         image_hw=(512, 1024), crop_hw=None,
         batch_size=8, lr=1e-3, steps=40000, gan_hw=(256, 512), gan_ngf=64, gan_blocks=9, gan_ndf=64, gan_steps=100000,
+        gan_upsample="transpose",            # the reference's generator, as the thesis trained it
         adapt_steps=40000, st_rounds=3, st_steps=20000, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra",
         st_ignore_bottom=120 / 512, fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8, ram_cache_mb=0, eval_source_images=None,
         ckpt_every=2000,

@@ -160,10 +160,11 @@ def oracle(lab, s, out, inputs):
 
 @kind("translated source", TRAIN + ("steps",), SUPERVISED, cost=steps_cost("steps"), needs=lambda s: {"cyclegan": cyclegan_of(s)})
 def translated(lab, s, out, inputs):
-    """Source-only training on the CycleGAN-translated source set ("adapted synthetic"): the teacher."""
+    """Source-only training on the CycleGAN-translated source set ("adapted synthetic"): the teacher (`steps`:
+    other than the profile's, for a teacher trained longer)."""
     from thesislib.methods.supervised import train_supervised
     return train_supervised(lab.training_root(), out, lab.profile, s.seed, source="gta5",
-                            source_root=inputs["cyclegan"] / "translated", **lab.engine)
+                            source_root=inputs["cyclegan"] / "translated", steps=s.get("steps"), **lab.engine)
 
 
 @kind("S+T", TRAIN + ("steps",), SUPERVISED, cost=steps_cost("steps", 2), needs=lambda s: {"cyclegan": cyclegan_of(s)})

@@ -60,9 +60,16 @@ def font_for(lang: str) -> list[str]:
                         else plt.rcParams["font.family"]]
 
 
+def _quiet_font_subsetting() -> None:
+    """fontTools reports every table it cannot subset when a PDF embeds a CJK font: not a problem, not shown."""
+    import logging
+    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+
 def apply() -> None:
     """Make the thesis style the matplotlib default (called on import; call again after rcdefaults)."""
     plt.rcParams.update(RC)
+    _quiet_font_subsetting()
 
 
 def colors(n: int) -> list:

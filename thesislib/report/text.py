@@ -309,8 +309,9 @@ FIGURE_KO = {
     "labeled share of target-train images": "타깃 학습 영상의 레이블 비율", "source only (GTA5)": "소스만(GTA5)",
     "oracle (target labels)": "오라클(타깃 레이블)", "control (no pseudo-labels)": "대조군(의사 레이블 없음)",
     "no target labels: self-training": "타깃 레이블 없음: 자기 학습", "no target labels: teacher only": "타깃 레이블 없음: 교사만",
-    "labeled_only": "레이블만", "joint": "S+T", "finetuned": "미세 조정", "target_ssl": "타깃만 자기 학습",
-    "loop": "합성 교사 + 자기 학습", "GTA5": "GTA5", "GTA5→CS (CycleGAN)": "GTA5→CS(CycleGAN)",
+    "labeled only": "레이블만", "S+T (translated source + labels)": "S+T(변환 소스 + 레이블)",
+    "translated model fine-tuned": "변환 모델 미세 조정", "target-only self-training": "타깃만 자기 학습",
+    "synthetic teacher + self-training": "합성 교사 + 자기 학습", "GTA5": "GTA5", "GTA5→CS (CycleGAN)": "GTA5→CS(CycleGAN)",
     "+ output adv.": "+ 출력 적대", "+ feature adv.": "+ 특징 적대", "+ entropy min.": "+ 엔트로피 최소화",
     "self-training (ours)": "자기 학습(제안)", "oracle": "오라클", "teacher": "교사", "student": "학생",
 }

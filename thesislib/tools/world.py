@@ -743,9 +743,11 @@ def _meta(prof, seed):
 
 
 def identity(prof) -> dict:
-    """What the world of a profile is, for stage keys: the generator's version and the sizes (every image is
-    a pure function of them, `generate`), not the generator's source text."""
-    return {k: v for k, v in _meta(prof, 0).items() if k != "profile"}
+    """What the world of a profile is, for stage keys: the generator's version, the sizes and the source
+    rendering's texture and grade (every image is a pure function of them, `generate`), not the generator's
+    source text."""
+    return {**{k: v for k, v in _meta(prof, 0).items() if k != "profile"},
+            "source_texture": SOURCE.texture, "source_grade": SOURCE.grade}
 
 
 def source_hw(prof) -> tuple[int, int]:
