@@ -41,3 +41,23 @@ for (f, row), part in dd.groupby(["fraction", "row"], sort=False):
           f"± {part['miou'].std(ddof=1):.2f} over {part['seed'].nunique()} seeds (per seed "
           f"{part['miou'].round(1).tolist()}), {part['visits_per_image'].iloc[0]:g} visits per labeled image; "
           f"{part['miou'].mean() / full:.2f} of labeled-only with all labels")
+
+# which differences exceed the spread: the same seed's two rows (one CycleGAN, one teacher), per seed
+print("paired differences (per seed; 'every seed' when all have the sign of the mean):")
+pairs = {"translated - source only": (miou["translated"], so), "FDA - source only": (miou["fda"], so),
+         "self-training - teacher": (st["self_training"], st["teacher"]),
+         "self-training - control": (st["self_training"], st["control"]),
+         "control - teacher": (st["control"], st["teacher"])}
+pairs.update({f"{m} - teacher": (miou[m], tr) for m in ("adversarial_output", "adversarial_feature", "entropy")})
+pairs.update({f"self-training - {m}": (miou["self_training"], miou[m]) for m in ("adversarial_output", "adversarial_feature")})
+dd_seed = dd.pivot_table(index=["fraction", "seed"], columns="row", values="miou")
+for f, part in dd_seed.groupby(level=0):
+    for a, b in (("loop", "labeled_only"), ("loop", "joint"), ("joint", "labeled_only"), ("finetuned", "labeled_only"),
+                 ("target_ssl", "labeled_only"), ("loop", "target_ssl")):
+        if a in part and b in part and part[a].notna().all():
+            pairs[f"1/{round(1 / f)}: {a} - {b}" if f < 1 else f"all labels: {a} - {b}"] = (part[a].droplevel(0),
+                                                                                               part[b].droplevel(0))
+for name, (a, b) in pairs.items():
+    d = (a - b).dropna()
+    every = "every seed" if (d > 0).all() or (d < 0).all() else "not on every seed"
+    print(f"  {name}: {d.mean():+.2f} (per seed {d.round(1).tolist()}; {every})")

@@ -96,8 +96,8 @@ def data_dependency_stage(row: str, seed: int, fraction: float) -> Stage | None:
     model fine-tuned, target-only semi-supervised (a labeled-only teacher, no synthetic data), and the
     thesis' loop (the S+T model as teacher, the labels kept, the real share rising). None where there is
     nothing to pseudo-label (every pool image labeled)."""
-    if row == "labeled_only":
-        return S("oracle", seed=seed, fraction=fraction)
+    if row == "labeled_only":                       # all labels: the oracle itself (one stage, not two)
+        return S("oracle", seed=seed, fraction=fraction if fraction < 1 else None)
     if row in ("joint", "finetuned"):
         return S(row, seed=seed, fraction=fraction)
     teacher = S("oracle" if row == "target_ssl" else "joint", seed=seed, fraction=fraction)

@@ -93,6 +93,9 @@ def _schedule(lab, nodes, needs, todo, cost, chain, pool, workers, poll):
                 for k in ready[:max(0, workers - len(running))]:
                     todo.discard(k)
                     running[k] = pool.submit(nodes[k])
+                desc = _overall(total - len(todo) - len(running), total, len(running))
+                if desc != overall.desc:
+                    overall.set_description_str(desc)
             elif not running:
                 break
             pool.drain(poll)
@@ -107,7 +110,6 @@ def _schedule(lab, nodes, needs, todo, cost, chain, pool, workers, poll):
                     continue
                 done_cost += cost[k]
                 overall.update(round(done_cost) - overall.n)
-                overall.set_description_str(_overall(total - len(todo) - len(running), total, len(running)))
     finally:
         overall.close()
     if failed:
