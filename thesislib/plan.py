@@ -100,7 +100,7 @@ def data_dependency_stage(row: str, seed: int, fraction: float) -> Stage | None:
         return S("oracle", seed=seed, fraction=fraction if fraction < 1 else None)
     if row in ("joint", "finetuned"):
         return S(row, seed=seed, fraction=fraction)
-    teacher = S("oracle" if row == "target_ssl" else "joint", seed=seed, fraction=fraction)
+    teacher = data_dependency_stage("labeled_only" if row == "target_ssl" else "joint", seed, fraction)
     options = {"labeled_fraction": fraction, **({"source": False} if row == "target_ssl" else {})}
     return S("self_training", seed=seed, teacher=teacher, options=options)
 
