@@ -53,18 +53,13 @@ def seconds(stage, profile, rate) -> float:
 
 
 def schedule(nodes, needs, time, gpus: int) -> float:
-    """Greedy list scheduling of the graph on `gpus` GPUs; the finish time of the last stage."""
-    users = {k: [u for u in nodes if k in needs[u]] for k in nodes}
-    chain = {}
-
-    def length(k):
-        if k not in chain:
-            chain[k] = time[k] + max((length(u) for u in users[k]), default=0.0)
-        return chain[k]
+    """Greedy list scheduling of the graph on `gpus` GPUs, longest remaining chain first (as the runner
+    orders stages); the finish time of the last stage."""
+    chain = runner.longest_chains(nodes, needs, set(nodes), time)
     done_at, free, todo = {}, [0.0] * gpus, set(nodes)
     while todo:
         ready = [k for k in todo if all(d in done_at for d in needs[k])]
-        k = max(ready, key=length)
+        k = max(ready, key=chain.get)
         gpu = min(range(gpus), key=lambda g: free[g])
         start = max([free[gpu]] + [done_at[d] for d in needs[k]])
         done_at[k] = free[gpu] = start + time[k]

@@ -209,3 +209,14 @@ def test_the_working_copy_gives_the_loaders_the_same_items(make_gta5, cityscapes
         assert Image.open(copied.pairs[0].image).size == (6, 4)              # stored small: a small decode
     stamp = (copy / DONE).stat().st_mtime_ns
     assert working_copy(tmp_path, (4, 6), tmp_path / "copy") == copy and (copy / DONE).stat().st_mtime_ns == stamp
+
+
+def test_the_paper_profile_trains_from_the_working_copy(make_gta5, cityscapes_root, tmp_path):
+    """Real data at the paper profile: the trainers read the copy under the build folder; scoring the original."""
+    from thesislib.lab import Lab
+    make_gta5(2)
+    lab = Lab("paper", data_root=tmp_path, build_dir=tmp_path / "build", overrides={"image_hw": (4, 6)})
+    root = lab.training_root()
+    assert root.parent == tmp_path / "build" / "working" and lab.data() == tmp_path
+    assert Image.open(next((root / "gta5" / "images").iterdir())).size == (6, 4)
+    assert Lab("default", data_root=tmp_path, build_dir=tmp_path / "build").training_root() == tmp_path

@@ -87,7 +87,7 @@ PROFILES: dict[str, Profile] = {
         gan_upsample="transpose",            # the reference's generator, as the thesis trained it
         adapt_steps=40000, st_rounds=3, st_steps=20000, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra",
         st_ignore_bottom=120 / 512, fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8, ram_cache_mb=0, eval_source_images=None,
-        ckpt_every=2000,
+        ckpt_every=2000, working_copy=True,    # trainings decode 512x1024 PNGs, not 2048x1024 ones
     ),
 }
 

@@ -45,7 +45,7 @@ def graph(lab, stages) -> tuple[dict[str, Stage], dict[str, set[str]]]:
     return nodes, needs
 
 
-def _chains(nodes, needs, todo, cost) -> dict[str, float]:
+def longest_chains(nodes, needs, todo, cost) -> dict[str, float]:
     """The cost of the longest chain of pending stages from each pending stage on (itself included)."""
     users = {k: [u for u in todo if k in needs[u]] for k in todo}
     chain = {}
@@ -69,7 +69,7 @@ def compute(lab, stages, workers: int | None = None, executor: str = "local", po
     pending = len(todo)
     lab.training_root()                           # the world (or a working copy) and its statistics, before any worker
     cost = {k: float(KINDS[nodes[k].kind].cost(nodes[k], lab.profile)) for k in todo}
-    chain = _chains(nodes, needs, todo, cost)
+    chain = longest_chains(nodes, needs, todo, cost)
     workers = min(workers or (len(todo) if executor == "slurm" else lab.workers()), len(todo))
     if executor == "local" and workers < 2:       # one core, or one stage: in this process, in order
         for k in sorted(todo, key=lambda k: -chain[k]):
