@@ -174,14 +174,52 @@ def test_semi_supervised_student_draws_labeled_images_every_batch(world, transla
     train_self_training(world, tmp_path, SMOKE, 0, translated[0] / "translated", teacher,
                         SelfTraining(rounds=1, labeled_fraction=0.5, labeled_share=0.5), progress=False)
     sizes, counts = calls[0]
-    assert sizes[2] == round(0.5 * SMOKE.n_train) and counts[2] == SMOKE.batch_size // 2   # the labeled stream
-    rest = SMOKE.batch_size - counts[2]                                # the real share is a share of the rest
-    assert sum(counts) == SMOKE.batch_size and counts[1] == max(1, round(SMOKE.st_real_share[0] * rest))
+    b = SMOKE.batch_size
+    assert sizes[2] == round(0.5 * SMOKE.n_train) and counts[2] == b // 2   # the labeled stream
+    assert counts == [b - b // 2, b, b // 2]                  # the labeled batch stays whole, pseudo-labels on top
     target_only = SelfTraining(rounds=1, labeled_fraction=0.5, source=False)
     train_self_training(world, tmp_path / "t", SMOKE, 0, None, teacher, target_only, progress=False)
     sizes, counts = calls[-1]
-    assert len(counts) == 2 and counts == [SMOKE.batch_size // 2] * 2   # pseudo-labeled + labeled, no source
+    assert counts == [b, b // 2]                               # pseudo-labeled + labeled, no source
     _valid(world, tmp_path / "round1" / "checkpoint.pt")
+
+
+def test_self_training_and_its_controls_see_the_same_labeled_batches():
+    st = SelfTraining(real_share=(0.3, 0.6)).resolved(SMOKE)
+    control = SelfTraining(real_share=(0.0, 0.0)).resolved(SMOKE)
+    empty = SelfTraining(real_share=(0.3, 0.6), empty_stream=True).resolved(SMOKE)
+    b = SMOKE.batch_size
+    for k in (1, 2):
+        assert st.batch(SMOKE, k) == empty.batch(SMOKE, k) == (b, b, 0) and control.batch(SMOKE, k) == (b, 0, 0)
+    assert st.shares(st.batch(SMOKE, 1), 1) == [1.0, pytest.approx(0.3 / 0.7)]   # the pseudo stream: 30 % of the loss
+    assert st.shares(st.batch(SMOKE, 2), 2) == [1.0, pytest.approx(1.5)]
+    assert empty.shares(empty.batch(SMOKE, 2), 2) == [1.0, 0.0]               # every pseudo-label ignored
+    assert control.shares(control.batch(SMOKE, 1), 1) == [1.0]
+    with pytest.raises(ValueError, match="real_share"):
+        SelfTraining(real_share=(0.5, 1.0)).resolved(SMOKE)
+
+
+def test_every_seed_and_round_draws_its_own_batches():
+    seeds = [self_training.round_seed(s, k) for s in range(5) for k in range(1, 4)]
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_empty_stream_control_trains_on_the_same_batches_without_their_labels(world, translated, teacher, tmp_path,
+                                                                              monkeypatch):
+    calls = []
+
+    def recording_step_loader(datasets, counts, *args, **kw):
+        calls.append(counts)
+        return step_loader(datasets, counts, *args, **kw)
+
+    monkeypatch.setattr(self_training, "step_loader", recording_step_loader)
+    root = translated[0] / "translated"
+    train_self_training(world, tmp_path / "e", SMOKE, 0, root, teacher, SelfTraining(rounds=1, empty_stream=True),
+                        progress=False)
+    log = [json.loads(l) for l in (tmp_path / "e" / "round1" / "log.jsonl").read_text().splitlines()]
+    assert calls == [[SMOKE.batch_size, SMOKE.batch_size]]
+    assert all(r["loss"] == pytest.approx(r["loss_stream0"], rel=1e-5) for r in log)  # the pseudo stream weighs 0
+    assert any(r["loss_stream1"] > 0 for r in log)                                     # ... though it has labels
 
 
 def test_fda_swaps_only_low_frequencies():

@@ -38,6 +38,7 @@ class EngineConfig:
     seed: int = 0
     lr_schedule: str = "poly"        # poly | linear_decay (constant, then linear to 0) | constant
     decay_start: float = 0.5         # linear_decay: fraction of steps before decay starts
+    warmup: int = 0                  # steps of linear warm-up from 0 before the schedule (fine-tuning a trained model)
     grad_clip: float | None = 10.0
     ckpt_every: int = 200
     log_every: int = 10
@@ -71,7 +72,10 @@ class Method:
         pass
 
 
-def lr_factor(schedule: str, step: int, steps: int, decay_start: float = 0.5) -> float:
+def lr_factor(schedule: str, step: int, steps: int, decay_start: float = 0.5, warmup: int = 0) -> float:
+    """The learning rate's factor at `step`: a linear warm-up over the first `warmup` steps, then `schedule`."""
+    if step < warmup:
+        return (step + 1) / warmup
     if schedule == "poly":
         return (1 - step / steps) ** 0.9
     if schedule == "linear_decay":
@@ -208,7 +212,7 @@ class Engine:
         step, unread = start, []        # the losses of the steps since the host last read them
         for step, batch in zip(range(start, cfg.steps), make_loader(start)):
             reseed(cfg.seed, step)
-            factor = lr_factor(cfg.lr_schedule, step, cfg.steps, cfg.decay_start)
+            factor = lr_factor(cfg.lr_schedule, step, cfg.steps, cfg.decay_start, cfg.warmup)
             for opt in method.optimizers.values():
                 for g in opt.param_groups:
                     g["lr"] = g["initial_lr"] * factor

@@ -29,23 +29,25 @@ def pseudo_label_ce(logits, target, pixel_weight=None, class_weights=None, ignor
     return (weight * ce).sum() / norm
 
 
-def stream_ce(logits, target, counts, pixel_weight=None, class_weights=None) -> tuple[torch.Tensor, list]:
+def stream_ce(logits, target, counts, pixel_weight=None, class_weights=None, shares=None) -> tuple[torch.Tensor, list]:
     """The loss of a batch drawn from several streams, `counts[d]` items of stream d in order (how
-    `data.stream.step_loader` builds it): sum_d counts[d] / batch * (stream d's `pseudo_label_ce`), so each
-    stream carries the share of the loss its share of the batch says, however many of its pixels are
-    ignored. `class_weights`: one tensor for every stream, or a list of one (or None) per stream. Returns
+    `data.stream.step_loader` builds it): sum_d shares[d] * (stream d's `pseudo_label_ce`), by default
+    shares[d] = counts[d] / batch, so each stream carries the share of the loss its share of the batch says,
+    however many of its pixels are ignored (self-training gives its pseudo-labeled stream a weight of its own).
+    `class_weights`: one tensor for every stream, or a list of one (or None) per stream. Returns
     (loss, [each stream's loss, None for an empty one]); the batch is split by count, never by a mask (no
     host sync)."""
     total, parts, start, loss = sum(counts), [], 0, 0.0
+    shares = shares or [n / total for n in counts]
     per_stream = class_weights if isinstance(class_weights, (list, tuple)) else [class_weights] * len(counts)
-    for n, cw in zip(counts, per_stream):
+    for n, cw, share in zip(counts, per_stream, shares):
         if n == 0:
             parts.append(None)
             continue
         part = slice(start, start + n)
         w = None if pixel_weight is None else pixel_weight[part]
         parts.append(pseudo_label_ce(logits[part], target[part], w, cw))
-        loss = loss + n / total * parts[-1]
+        loss = loss + share * parts[-1]
         start += n
     return loss, parts
 

@@ -37,6 +37,9 @@ def control_options(p) -> dict:
     return {"real_share": (0.0,) * p.st_rounds}
 
 
+EMPTY_STREAM = {"empty_stream": True}   # the empty-stream control: the same batches, every pseudo-label ignored
+
+
 def adaptation_stage(row: str, seed: int, options: dict | None = None) -> Stage:
     """The model of a row of the adaptation comparison (notebook 04, and the rows of 05 and 07 it shares)."""
     if row == "fda":
@@ -45,7 +48,7 @@ def adaptation_stage(row: str, seed: int, options: dict | None = None) -> Stage:
         return S("adversarial", seed=seed, level=row.split("_")[1])
     if row == "self_training":
         return S("self_training", seed=seed, options=options or None)
-    if row == "control":
+    if row in ("control", "empty_stream"):
         return S("self_training", seed=seed, options=options)
     return S(ADAPTATION[row], seed=seed)
 
@@ -69,13 +72,14 @@ def per_class(p) -> dict:
 
 
 def self_training_table(p, options: dict | None = None) -> dict:
-    """The self-training table: source only, the teacher, the control (no pseudo-labels), self-training, the
-    oracle; `options`: self-training options that differ from the defaults (notebook 05's parameters)."""
+    """The self-training table: source only, the teacher, the control (no pseudo-labels), the empty-stream
+    control (the same batches, the pseudo-labels ignored), self-training, the oracle; `options`: self-training
+    options that differ from the defaults (notebook 05's parameters)."""
     rows = {"source_only": "source_only", "teacher": "translated", "control": "control",
-            "self_training": "self_training", "oracle": "oracle"}
+            "empty_stream": "empty_stream", "self_training": "self_training", "oracle": "oracle"}
     st = dict(options or {})
-    control = {**st, **control_options(p)}
-    return {row: each(p.seeds, lambda s, a=a: val(adaptation_stage(a, s, control if a == "control" else st)))
+    options_of = {"control": {**st, **control_options(p)}, "empty_stream": {**st, **EMPTY_STREAM}}
+    return {row: each(p.seeds, lambda s, a=a: val(adaptation_stage(a, s, options_of.get(a, st))))
             for row, a in rows.items()}
 
 

@@ -135,8 +135,9 @@ def label_pool(pool, predictions: Path, out: Path, thresholds: np.ndarray, groun
     Returns pseudo-label quality on the pool images that have labels (not in `ground_truth`):
     per-class precision and coverage (share of the class's true pixels that got any pseudo-label), and
     the precision weighted as the student's loss weighs each pixel (its class weight, its image weight).
-    `true_labels` (a diagnostic, never a method) puts the true class on every selected pixel: what the
-    student could learn from a perfect teacher at the same selection.
+    `true_labels` (a diagnostic, never a method) puts the true class on every selected pixel. It does not
+    isolate precision: it corrects exactly the pixels the teacher got wrong, so it measures what partial true
+    target labels at the selected pixels give (about S+T with a few labeled images), not a better teacher.
     """
     thr_u8 = np.ceil(np.asarray(thresholds) * (BINS - 1)).astype(np.int64)
     with ThreadPoolExecutor(os.cpu_count() or 1) as threads:       # PNG decoding and encoding free the GIL
@@ -151,6 +152,8 @@ def label_pool(pool, predictions: Path, out: Path, thresholds: np.ndarray, groun
     pct = lambda a: {n: (None if np.isnan(v) else round(100 * float(v), 3)) for n, v in zip(CLASS_NAMES, a)}  # noqa
     return {"precision": pct(precision), "coverage": pct(coverage),
             "overall_precision": round(100 * tp.sum() / max(kept.sum(), 1), 3),
+            # every class counts once: the pixel precision hides the rare classes whose pseudo-labels are wrong
+            "class_mean_precision": round(100 * float(np.nanmean(precision)), 3) if (kept > 0).any() else None,
             "overall_coverage": round(100 * covered.sum() / max(gt_px.sum(), 1), 3),
             "loss_weighted_precision": round(100 * tp_w.sum() / max(kept_w.sum(), 1e-12), 3),
             "mean_image_weight": round(float(np.mean([q for _, q in done])), 4) if done else None,

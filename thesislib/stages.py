@@ -152,10 +152,11 @@ def source_only(lab, s, out, inputs):
 
 @kind("oracle", TRAIN + ("steps",), SUPERVISED, cost=steps_cost("steps"))
 def oracle(lab, s, out, inputs):
-    """Target labels only: all of target-train (the oracle), or a fixed `fraction` ("labeled only")."""
+    """Target labels only: all of target-train (the oracle), or a fixed `fraction` ("labeled only"); `steps`:
+    other than the profile's (the convergence curves)."""
     from thesislib.methods.supervised import train_supervised
     return train_supervised(lab.training_root(), out, lab.profile, s.seed, source="cityscapes", fraction=s.get("fraction", 1.0),
-                            **lab.engine)
+                            steps=s.get("steps"), **lab.engine)
 
 
 @kind("translated source", TRAIN + ("steps",), SUPERVISED, cost=steps_cost("steps"), needs=lambda s: {"cyclegan": cyclegan_of(s)})

@@ -72,7 +72,7 @@ class SegMethod(Method):
     """A method with one task model `seg` (DeepLabV3+) and its (class-weighted, per-stream) loss."""
 
     def __init__(self, profile: Profile, lr=None, dropout=0.0, drop_path=0.0, class_weights=None,
-                 stream_counts=None, weighted_streams=None):
+                 stream_counts=None, weighted_streams=None, stream_shares=None):
         self.profile = profile
         seg = build_segmenter(profile.encoder, encoder_weights=profile.encoder_weights,
                               decoder_channels=profile.decoder_channels, dropout=dropout, drop_path=drop_path)
@@ -82,6 +82,7 @@ class SegMethod(Method):
         self.class_weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         self.stream_counts = stream_counts     # items per stream of a batch: the loss is averaged per stream
         self.weighted_streams = weighted_streams   # which streams the class weights apply to (default: all)
+        self.stream_shares = stream_shares      # each stream's weight in the loss (default: its share of the batch)
         self.domain_counts = None               # a two-domain method's (source, target) items per batch
 
     def _class_weights_on(self, device):
@@ -99,7 +100,8 @@ class SegMethod(Method):
             return pseudo_label_ce(logits.float(), batch["mask"], pixel_weight=batch["weight"], class_weights=cw)
         if cw is not None and self.weighted_streams is not None:
             cw = [cw if w else None for w in self.weighted_streams]
-        loss, parts = stream_ce(logits.float(), batch["mask"], self.stream_counts, batch["weight"], cw)
+        loss, parts = stream_ce(logits.float(), batch["mask"], self.stream_counts, batch["weight"], cw,
+                                self.stream_shares)
         if streams is not None:
             streams.update({f"loss_stream{d}": p for d, p in enumerate(parts) if p is not None})
         return loss
