@@ -17,7 +17,8 @@ import torch
 from thesislib import plan
 from thesislib.data.labels import CLASS_NAMES
 from thesislib.report import figures, style
-from thesislib.report.tables import aggregate, mean_std_frame, reference
+from thesislib.report.tables import (ST_DIFFERENCES, aggregate, interval_text, mean_std_frame, paired_difference,
+                                     reference)
 from thesislib.report.thesis import write_thesis_table
 from thesislib.stages import S
 
@@ -202,7 +203,8 @@ def per_class_table(lab, out: Exports) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- 05 self-training
 def self_training_table(lab, out: Exports, options: dict | None = None) -> pd.DataFrame:
-    """The self-training table: source only, the teacher, the control, self-training, the oracle."""
+    """The self-training table: source only, the teacher, the control, the empty-stream control,
+    self-training, the oracle (mean ± std over seeds), then the paired differences with their 95 % intervals."""
     raw = []
     for r in _val_rows(lab, plan.self_training_table(lab.profile, options)):
         val = r.pop("scores")
@@ -211,7 +213,16 @@ def self_training_table(lab, out: Exports, options: dict | None = None) -> pd.Da
     out.table(lab, raw, "table_self_training", "self_training_table")
     mean, std = aggregate(raw, "row", "metric")
     out.results.update({f"miou_{row}": mean.loc[row, "miou"] for row in mean.index})
-    return mean_std_frame(mean, std)
+    shown = mean_std_frame(mean, std)
+    for a, b in ST_DIFFERENCES:
+        d = {m: paired_difference(raw[raw["metric"] == m], a, b) for m in ("miou", "pixel_accuracy")}
+        shown.loc[f"{a} − {b}"] = [interval_text(d[m]) for m in shown.columns]
+        out.results.update({f"miou_{a}_minus_{b}": d["miou"]["mean"], f"miou_{a}_minus_{b}_low": d["miou"]["low"],
+                            f"miou_{a}_minus_{b}_high": d["miou"]["high"]})
+    miou = raw[raw["metric"] == "miou"].pivot_table(index="seed", columns="row", values="value")
+    gap = 100 * (miou["self_training"] - miou["source_only"]) / (miou["oracle"] - miou["source_only"])
+    out.results["gap_closed_percent"] = gap.mean()
+    return shown
 
 
 def self_training_rounds(lab, options: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -225,7 +236,8 @@ def self_training_rounds(lab, options: dict | None = None) -> tuple[pd.DataFrame
         for r in lab.result(stage)["rounds"]:
             q = r["pseudo_labels"]
             quality.append({"seed": seed, "round": r["round"], "stage": str(stage), "precision": q["overall_precision"],
-                            "coverage": q["overall_coverage"], "loss_weighted_precision": q["loss_weighted_precision"]})
+                            "class_mean_precision": q.get("class_mean_precision"), "coverage": q["overall_coverage"],
+                            "loss_weighted_precision": q["loss_weighted_precision"]})
             per_class += [{"seed": seed, "round": r["round"], "class": c, "precision": q["precision"].get(c),
                            "coverage": q["coverage"].get(c)} for c in CLASS_NAMES]
     return curve, pd.DataFrame(quality), pd.DataFrame(per_class).astype({"precision": float, "coverage": float})
@@ -237,7 +249,7 @@ def self_training_figures(lab, out: Exports, options: dict | None = None) -> pd.
     bounds = plan.self_training_table(lab.profile, options)
     ref = {name: np.mean([lab.result(s)["miou"] for s in bounds[row].values()])
            for row, name in (("source_only", "source only (GTA5)"), ("control", "control (no pseudo-labels)"),
-                             ("oracle", "oracle (target labels)"))}
+                             ("empty_stream", "empty-stream control"), ("oracle", "oracle (target labels)"))}
     out.figure(figures.rounds_curve(curve, references=ref), "fig_self_training_rounds")
     curve.to_csv(out.figures_dir / "fig_self_training_rounds.csv", index=False)
     out.figure(figures.pseudo_label_quality(quality, per_class), "fig_pseudo_label_quality")
@@ -245,7 +257,9 @@ def self_training_figures(lab, out: Exports, options: dict | None = None) -> pd.
     last = quality[quality["round"] == quality["round"].max()]
     out.results.update({"pseudo_label_precision_last": last["precision"].mean(),
                         "pseudo_label_coverage_last": last["coverage"].mean()})
-    return quality.groupby("round")[["precision", "coverage", "loss_weighted_precision"]].mean().round(2)
+    out.results["pseudo_label_class_mean_precision_last"] = last["class_mean_precision"].mean()
+    return quality.groupby("round")[["precision", "class_mean_precision", "coverage",
+                                     "loss_weighted_precision"]].mean().round(2)
 
 
 def predictions_figure(lab, out: Exports, options: dict | None = None, n_samples: int = 3) -> None:

@@ -199,15 +199,19 @@ def rounds_curve(df: pd.DataFrame, references: dict | None = None, y: str = "mio
 
 
 def pseudo_label_quality(overall: pd.DataFrame, per_class: pd.DataFrame | None = None):
-    """Pseudo-label quality per round. overall: columns round, precision, coverage (percent; several
-    seeds are averaged). per_class: columns round, class, precision, coverage -> two heatmaps."""
+    """Pseudo-label quality per round. overall: columns round, precision, coverage and, where present,
+    class_mean_precision (percent; several seeds are averaged). per_class: columns round, class, precision, coverage -> two heatmaps."""
     ncols = 3 if per_class is not None else 1
     fig, axes = style.figure(0.62 if per_class is not None else 0.4, ncols=ncols, squeeze=False,
                              gridspec_kw={"width_ratios": [1.2, 1, 1]} if per_class is not None else None)
     ax = axes[0, 0]
-    o = overall.groupby("round")[["precision", "coverage"]].mean()
-    ax.plot(o.index, o["precision"], marker="o", label="precision")
-    ax.plot(o.index, o["coverage"], marker="s", label="coverage")
+    shown = [c for c in ("precision", "class_mean_precision", "coverage") if c in overall and overall[c].notna().any()]
+    o = overall.groupby("round")[shown].mean()
+    for column, marker, label in (("precision", "o", "precision (pixels)"),
+                                  ("class_mean_precision", "^", "precision (mean of classes)"),
+                                  ("coverage", "s", "coverage")):
+        if column in o:
+            ax.plot(o.index, o[column], marker=marker, label=label)
     ax.set_xticks(o.index)
     ax.set_xlabel("round")
     ax.set_ylabel("pixels (%)")

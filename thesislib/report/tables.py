@@ -70,3 +70,29 @@ def aggregate(raw: pd.DataFrame, index: str, columns: str | None = None, value: 
     else:
         mean, std = mean.to_frame(value), std.to_frame(value)
     return mean, std
+
+
+# what the self-training table compares, paired by seed: (row, minus row)
+ST_DIFFERENCES = (("self_training", "control"), ("self_training", "empty_stream"), ("empty_stream", "control"),
+                  ("self_training", "teacher"), ("control", "teacher"))
+
+
+def paired_difference(raw: pd.DataFrame, a: str, b: str, by: str = "row", value: str = "value") -> dict:
+    """Row `a` minus row `b` of a long-format frame, paired by seed: the mean difference, its 95 % interval
+    (Student's t over the seeds) and whether that interval excludes 0 (only then is the difference a finding)."""
+    from scipy import stats
+    wide = raw.pivot_table(index="seed", columns=by, values=value)
+    d = (wide[a] - wide[b]).dropna() if a in wide and b in wide else pd.Series(dtype=float)
+    n, mean = len(d), float(d.mean()) if len(d) else np.nan
+    half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+    return {"a": a, "b": b, "mean": mean, "low": mean - half, "high": mean + half, "seeds": n,
+            "finding": bool(n > 1 and (mean - half > 0 or mean + half < 0))}
+
+
+def interval_text(d: dict, precision: int = 1) -> str:
+    """"+2.1 [0.4, 3.8]": a paired difference with its 95 % interval ("+2.1" alone for one seed)."""
+    if pd.isna(d["mean"]):
+        return NA
+    if pd.isna(d["low"]):
+        return f"{d['mean']:+.{precision}f}"
+    return f"{d['mean']:+.{precision}f} [{d['low']:.{precision}f}, {d['high']:.{precision}f}]"

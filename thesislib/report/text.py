@@ -106,17 +106,26 @@ TEXT = {
     "st.caption": {
         "en": "GTA5 $\\rightarrow$ Cityscapes on {val}: the synthetic teacher (trained on CycleGAN-translated GTA5), the "
               "student after {rounds} rounds of self-training, and its control (the same {rounds} rounds of student "
-              "training from the teacher without pseudo-labels), against training on GTA5 only and the oracle trained on "
-              "target labels. Model: {model}; {seeds}. {bold}",
+              "training from the teacher without pseudo-labels) and its empty-stream control (the same batches, every "
+              "pseudo-label ignored), against training on GTA5 only and the oracle trained on target labels. Model: {model}; "
+              "{seeds}. {bold} Below: differences paired by seed, with their 95\\% interval (Student's t over the seeds); "
+              "a difference is a finding only where its interval excludes 0.",
         "ko": "{val}에서의 GTA5 $\\rightarrow$ Cityscapes: 합성 교사 모델(CycleGAN으로 변환한 GTA5로 학습), 자기 학습 {rounds}라운드 "
               "후의 학생 모델, 그 대조군(교사에서 의사 레이블 없이 같은 {rounds}라운드의 학생 학습)을 GTA5만으로 학습한 모델 및 "
-              "타깃 레이블로 학습한 오라클과 비교. 모델: {model}; {seeds}. {bold}"},
+              "타깃 레이블로 학습한 오라클과 비교(빈 스트림 대조군: 같은 배치에서 의사 레이블을 모두 무시). 모델: {model}; {seeds}. "
+              "{bold} 아래: 시드별로 짝지은 차이와 그 95\\% 구간(t 분포); 구간이 0을 포함하지 않을 때만 결과로 본다."},
     "st.rows": {"en": {"source_only": "Source only (GTA5)", "teacher": "Synthetic teacher (CycleGAN-translated GTA5)",
                        "control": "Control: teacher + {rounds} rounds without pseudo-labels",
+                       "empty_stream": "Empty-stream control: the same batches, pseudo-labels ignored",
                        "self_training": "Self-training ({rounds} rounds, ours)", "oracle": "Oracle (target labels)"},
                 "ko": {"source_only": "소스만(GTA5)", "teacher": "합성 교사(CycleGAN 변환 GTA5)",
-                       "control": "대조군: 교사 + 의사 레이블 없는 {rounds}라운드", "self_training": "자기 학습({rounds}라운드, 제안)",
-                       "oracle": "오라클(타깃 레이블)"}},
+                       "control": "대조군: 교사 + 의사 레이블 없는 {rounds}라운드",
+                       "empty_stream": "빈 스트림 대조군: 같은 배치, 의사 레이블 무시",
+                       "self_training": "자기 학습({rounds}라운드, 제안)", "oracle": "오라클(타깃 레이블)"}},
+    "st.short": {"en": {"teacher": "teacher", "control": "control", "empty_stream": "empty-stream control",
+                        "self_training": "self-training"},
+                 "ko": {"teacher": "교사", "control": "대조군", "empty_stream": "빈 스트림 대조군", "self_training": "자기 학습"}},
+    "st.difference": {"en": "{a} $-$ {b} [95\\% interval]", "ko": "{a} $-$ {b} [95\\% 구간]"},
     # ------------------------------------------------------------ data dependency
     "dd.caption": {
         "en": "Dependence on labeled target data: mIoU (\\%) on {val} with a share of the {n_train} target training images "

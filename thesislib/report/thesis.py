@@ -227,8 +227,11 @@ def _val_n(c: Context) -> int:
 
 
 def self_training(df: pd.DataFrame, c: Context) -> str:
-    """Rows keyed by their stage's row name (source_only, teacher, control, self_training, oracle)."""
-    rows = [r for r in ("source_only", "teacher", "control", "self_training", "oracle") if r in set(df["row"])]
+    """Rows keyed by their stage's row name (source_only, teacher, control, empty_stream, self_training, oracle),
+    then the paired differences over seeds with their 95 % intervals."""
+    from thesislib.report.tables import ST_DIFFERENCES, interval_text, paired_difference
+    rows = [r for r in ("source_only", "teacher", "control", "empty_stream", "self_training", "oracle")
+            if r in set(df["row"])]
     names = c.t("st.rows", rounds=c.profile.st_rounds)
     cells, means = [], []
     for r in rows:
@@ -239,6 +242,13 @@ def self_training(df: pd.DataFrame, c: Context) -> str:
     flags = np.array([best_flags(col, exclude=[rows.index("oracle")] if "oracle" in rows else [])
                       for col in np.array(means, dtype=float).T]).T
     body = [[names[r]] + [bold(x, f) for x, f in zip(cells[i], flags[i])] for i, r in enumerate(rows)]
+    pairs = [(a, b) for a, b in ST_DIFFERENCES if a in rows and b in rows]
+    if pairs and df["seed"].nunique() > 1:
+        body.append("\\midrule")
+        short = c.t("st.short")
+        body += [[c.t("st.difference", a=short[a], b=short[b])]
+                 + [latex_escape(interval_text(paired_difference(df[df["metric"] == m], a, b)))
+                    for m in ("miou", "pixel_accuracy")] for a, b in pairs]
     caption = c.t("st.caption", val=c.val(_val_n(c)), rounds=c.profile.st_rounds, model=c.model,
                   seeds=seeds_text(_seeds_of(df), c.lang), bold=T.bold_rule("metric", c.lang))
     head = [" & ".join([c.t("method"), c.t("miou"), c.t("pixel_accuracy")]) + " \\\\"]
