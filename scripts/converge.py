@@ -4,7 +4,7 @@ Trains, through the stage cache, the translated-source teacher and the oracle at
 profile's poly schedule to each budget), and from each teacher the self-training control (the same student
 training without pseudo-labels) at the students' fine-tuning rate; at the budgets named last, self-training and
 the empty-stream control too. All of it side by side, longest chain first. Prints one row per (budget, seed)
-and writes every score with its one-core training seconds to a CSV.
+and writes every score with its one-core training seconds to a CSV, and the curves beside it (PDF and PNG).
 
     python scripts/converge.py SEEDS TEACHER_BUDGETS ORACLE_BUDGETS ST_BUDGETS [OUT.csv] [option=value ...]
     python scripts/converge.py 0 400,1200,2400 400,1200 2400 build/converge.csv lr_factor=0.2
@@ -56,6 +56,8 @@ def main(seeds, teacher_budgets, oracle_budgets, st_budgets, out_csv, options) -
         if row in wide and base in wide:
             wide[f"{row} - {base}"] = wide[row] - wide[base]
     print(wide.round(2).to_string())
+    from thesislib.report import figures, style
+    style.save(figures.convergence(df), Path(out_csv).stem, Path(out_csv).parent)
     print(f"({time.time() - t0:.0f} s wall; {out_csv})")
     return df
 

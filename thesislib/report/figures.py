@@ -198,9 +198,27 @@ def rounds_curve(df: pd.DataFrame, references: dict | None = None, y: str = "mio
     return fig
 
 
+def convergence(df: pd.DataFrame):
+    """mIoU against the training budget: long `df` with columns steps, row (teacher, oracle, control, ...),
+    miou (and seed: several seeds give the mean with a ±1 std band); the control is drawn at its teacher's budget."""
+    fig, ax = style.figure(0.42)
+    for k, (row, part) in enumerate(df.groupby("row", sort=False)):
+        g = part.groupby("steps")["miou"]
+        mean, std = g.mean(), g.std(ddof=1).fillna(0)
+        ax.plot(mean.index, mean.values, marker="o", color=style.PALETTE[k], label=row.replace("_", " "))
+        ax.fill_between(mean.index, mean - std, mean + std, color=style.PALETTE[k], alpha=0.2, linewidth=0)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(df["steps"].unique()), [str(s) for s in sorted(df["steps"].unique())])
+    ax.set_xlabel("training steps of the teacher / oracle (batch 8, poly schedule)")
+    ax.set_ylabel("mIoU on target val (%)")
+    fig.legend(frameon=False, loc="outside right upper")
+    return fig
+
+
 def pseudo_label_quality(overall: pd.DataFrame, per_class: pd.DataFrame | None = None):
     """Pseudo-label quality per round. overall: columns round, precision, coverage and, where present,
-    class_mean_precision (percent; several seeds are averaged). per_class: columns round, class, precision, coverage -> two heatmaps."""
+    class_mean_precision (percent; several seeds are averaged). per_class: columns round, class, precision,
+    coverage -> two heatmaps."""
     ncols = 3 if per_class is not None else 1
     fig, axes = style.figure(0.62 if per_class is not None else 0.4, ncols=ncols, squeeze=False,
                              gridspec_kw={"width_ratios": [1.2, 1, 1]} if per_class is not None else None)
