@@ -210,7 +210,7 @@ class Lab:
         from thesislib.cache import params_hash
         return {"profile": self.profile.name, "overrides": _jsonable(self.overrides),
                 "params": params_hash(asdict(self.profile)), "seeds": self.seeds,
-                "data_root": "embedded world" if self.embedded else str(self.data_root)}
+                "data_root": "embedded world" if self.embedded else f"real data ({self.data_root.name}/)"}
 
     def status(self) -> list[dict]:
         """The cache entries of this profile: current (a stage of the thesis' plan), stale and why, or other."""
