@@ -42,9 +42,9 @@ def split_overrides(pairs: list[str]) -> tuple[dict, dict]:
     """key=value pairs -> (profile fields, everything else)."""
     from dataclasses import fields
 
-    from thesislib.profiles import Profile
+    from thesislib.profiles import Profile, check_overrides
     kw, names = parse_overrides(pairs), {f.name for f in fields(Profile)}
-    return {k: v for k, v in kw.items() if k in names}, {k: v for k, v in kw.items() if k not in names}
+    return check_overrides({k: v for k, v in kw.items() if k in names}), {k: v for k, v in kw.items() if k not in names}
 
 
 def cmd_train(a):
