@@ -1,4 +1,4 @@
-"""The self-training ablation of the README: each variant and its control, from the same teachers, through the
+"""The self-training ablation of docs/results.md: each variant and its control, from the same teachers, through the
 stage cache (the teachers, CycleGANs and every stage `make reproduce` computed are read, not retrained).
 
     python scripts/ablate_self_training.py [SEEDS] [VARIANT ...]    # e.g. 0,1,2; default: every variant

@@ -19,7 +19,7 @@ from thesislib import plan, runner
 from thesislib.lab import Lab
 from thesislib.stages import KINDS
 
-# H100, torch 2.11, an earlier session's `thesislib bench` (README): images (pairs for CycleGAN) per second
+# H100, torch 2.11, an earlier session's `thesislib bench` (docs/budget.md): images (pairs for CycleGAN) per second
 H100 = {"seg": {"bf16": 150.5, "compile": 150.6}, "gan": {"bf16": 23.3, "compile": 34.0}}
 INFERENCE_SPEEDUP = 3.0          # a forward pass against forward + backward + optimizer step
 WAITS = {"cyclegan": "translation writes 24,966 PNGs (writer threads, beside the GPU)",
@@ -33,7 +33,7 @@ WAITS = {"cyclegan": "translation writes 24,966 PNGs (writer threads, beside the
 def throughput(bench: dict | None) -> dict:
     """{"seg": img/s, "gan": pairs/s} of the profile's fast path, from a CUDA bench when given."""
     if not bench or bench.get("device_type") != "cuda":
-        return {"seg": H100["seg"]["compile"], "gan": H100["gan"]["compile"], "source": "README H100 figures"}
+        return {"seg": H100["seg"]["compile"], "gan": H100["gan"]["compile"], "source": "docs/budget.md H100 figures"}
     rate = {}
     for m in bench["models"]:
         key = "gan" if m["model"] == "CycleGAN" else "seg"
