@@ -55,8 +55,9 @@ def rows(plan_rows: dict) -> pd.DataFrame:
         if s.kind != "score":
             return str(s)
         return f"{s['model']} on {s['on']}" + (f", round {s['round']}" if s.get("round") else "")
-    return pd.DataFrame.from_dict({row: {f"seed {k}": name(s) for k, s in per_seed.items()}
-                                   for row, per_seed in plan_rows.items()}, orient="index")
+    keys = [tuple("–" if v is None else v for v in row) if isinstance(row, tuple) else row for row in plan_rows]
+    return pd.DataFrame([{f"seed {k}": name(s) for k, s in per_seed.items()} for per_seed in plan_rows.values()],
+                        index=pd.Index(keys))
 
 
 def key_numbers(out: Exports, results_path=None) -> dict:
