@@ -14,9 +14,9 @@ import sys
 
 import numpy as np
 
-from thesislib import plan
-from thesislib.lab import Lab
-from thesislib.stages import S
+from thesislib.runs import plan
+from thesislib.runs.lab import Lab
+from thesislib.runs.stages import S
 
 LEGACY = {"loss": "pooled", "class_weighting": "all", "noise": "simclr", "noise_all_streams": True,
           "ignore_bottom": 0.0}                      # the previous default: imbalance compensated three times

@@ -2,7 +2,7 @@
 
     python scripts/paper_time.py [PROFILE] [BENCH_JSON]
 
-Each stage's GPU time is its images through a model (the stage kinds' `cost`, thesislib.stages) divided by a
+Each stage's GPU time is its images through a model (the stage kinds' `cost`, thesislib.runs.stages) divided by a
 throughput: training steps at the benchmark's bf16 (+ compile where the profile compiles) rate of the profile's
 model (`thesislib bench` on the GPU: BENCH_JSON when it holds a CUDA run, else the H100 figures below, measured in
 an earlier session), inference (pseudo-labels, translation, scoring) at 3x the training rate (a forward only).
@@ -15,9 +15,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from thesislib import plan, runner
-from thesislib.lab import Lab
-from thesislib.stages import KINDS
+from thesislib.runs import plan, runner
+from thesislib.runs.lab import Lab
+from thesislib.runs.stages import KINDS
 
 # H100, torch 2.11, an earlier session's `thesislib bench` (docs/budget.md): images (pairs for CycleGAN) per second
 H100 = {"seg": {"bf16": 150.5, "compile": 150.6}, "gan": {"bf16": 23.3, "compile": 34.0}}

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from thesislib import pipeline
-from thesislib.lab import Lab
+from thesislib.runs import pipeline
+from thesislib.runs.lab import Lab
 from thesislib.report.thesis import read_table
 from thesislib.tools import sweep
 
@@ -85,7 +85,7 @@ def test_notebook_is_committed_clean_and_parameterised(name):
         "only setup() decides where exports go"
     for training in (".backward(", "optimizer", "zero_grad", "for step in"):
         assert training not in text, f"{name}: no training loops in notebooks ({training!r})"
-    # short cells that show the plan's rows or call thesislib.chapters (which writes the exports)
+    # short cells that show the plan's rows or call thesislib.runs.chapters (which writes the exports)
     calls = [c.source for c in code[2:-1]]
     assert calls and all(len(c.splitlines()) <= 6 and re.search(r"\b(chapters\.|rows\(plan\.)", c) for c in calls), calls
     assert any(c.startswith("chapters.") for c in calls)
@@ -146,14 +146,14 @@ def test_smoke_tables_exist_and_parse(smoke, name):
     csv, provenance = read_table(tables / f"{name}.csv")
     assert len(csv) > 0 and len(csv.columns) > 1
     # three hops from a number to its trainer: the header names the notebook and the function that made the
-    # table, the function reads its rows from thesislib.plan, whose stages' kinds name their trainers
+    # table, the function reads its rows from thesislib.runs.plan, whose stages' kinds name their trainers
     notebook, function = provenance["made_by"].split(" -> ")
-    assert (REPO / notebook).is_file() and function.startswith("thesislib.chapters.")
+    assert (REPO / notebook).is_file() and function.startswith("thesislib.runs.chapters.")
     import importlib
-    assert callable(getattr(importlib.import_module("thesislib.chapters"), function.rsplit(".", 1)[1]))
+    assert callable(getattr(importlib.import_module("thesislib.runs.chapters"), function.rsplit(".", 1)[1]))
     assert "% made by: " + provenance["made_by"] in tex
     if "stage" in csv.columns:                          # rows keyed by stage, never by position
-        from thesislib.stages import KINDS
+        from thesislib.runs.stages import KINDS
         named = csv["stage"].dropna().astype(str)
         assert len(named) and all(s.split("(")[0] in KINDS for v in named for s in v.split("; ") if s)
 
@@ -332,7 +332,7 @@ def test_only_the_thesis_run_writes_the_thesis_exports(tmp_path):
     changed, a profile field overridden) writes under build/<profile>/explore/."""
     nbs = tmp_path / "notebooks"
     write_notebook(nbs / "01_export.ipynb",
-                   "from thesislib.notebook import key_numbers, setup\n"
+                   "from thesislib.runs.notebook import key_numbers, setup\n"
                    "lab, out = setup(profile, None, False, results_path, build_dir, overrides, exports)",
                    "out.tables_dir.mkdir(parents=True, exist_ok=True)\n(out.tables_dir / 'x.csv').write_text(str(n))",
                    "import numpy as np\nout.results['x'] = np.float64(n) / 3\nkey_numbers(out, results_path)",
@@ -348,7 +348,7 @@ def test_only_the_thesis_run_writes_the_thesis_exports(tmp_path):
     pipeline._execute(nbs / "01_export.ipynb", out, {"build_dir": str(build), "n": 2}, pipeline.kernel_name())
     assert (build / "default" / "explore" / "tables" / "x.csv").read_text() == "2"
     assert _digests(REPO / "tables", REPO / "figures") == before
-    from thesislib.notebook import setup
+    from thesislib.runs.notebook import setup
     assert setup("default", build_dir=build)[1].tables_dir == build / "default" / "explore" / "tables"
     thesis = setup("default", build_dir=build, exports="thesis")[1]
     assert (thesis.tables_dir, thesis.figures_dir) == (REPO / "tables", REPO / "figures")
@@ -376,7 +376,7 @@ def test_reproduce_with_a_tuple_override_reaches_every_notebook_with_that_profil
 def test_lab_opens_working_copies_and_keeps_the_tracked_notebooks_clean(tmp_path):
     """`make lab` works on copies under build/lab/: an interactive session (edits, outputs, autosaves) changes
     only the copy; a copy is renewed when its notebook changes, an edited copy kept as .old.ipynb."""
-    from thesislib.notebook import lab_copies
+    from thesislib.runs.notebook import lab_copies
     nbs, work = tmp_path / "notebooks", tmp_path / "lab"
     src = write_notebook(nbs / "05_x.ipynb", "y = 1")
     tracked = src.read_bytes()

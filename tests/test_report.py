@@ -198,7 +198,7 @@ def test_korean_lettering_translates_every_text_of_a_figure():
 def test_the_export_audit_finds_missing_provenance_and_machine_paths(tmp_path):
     from thesislib.report import audit
     from thesislib.report.thesis import csv_header
-    prov = {"made_by": "notebooks/05_x.ipynb -> thesislib.chapters.f", "commit": "abc", "profile": "smoke",
+    prov = {"made_by": "notebooks/05_x.ipynb -> thesislib.runs.chapters.f", "commit": "abc", "profile": "smoke",
             "overrides": {}, "seeds": [0]}
     fig, ax = style.figure(0.5)
     ax.plot([0, 1], [0, 1])

@@ -77,7 +77,7 @@ def test_thesis_preview_compiles_clean(tmp_path, lang):
 
 def test_reproduce_hands_lang_to_the_notebooks_that_declare_it(tmp_path, capsys):
     import nbformat
-    from thesislib import pipeline
+    from thesislib.runs import pipeline
 
     def write_notebook(path, source, parameters='profile = "default"'):
         p = nbformat.v4.new_code_cell(parameters)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from thesislib.paths import REPO
 
-PROVENANCE = ("notebooks/", " -> thesislib.chapters.", "commit: ", "profile: ", "overrides: ", "seeds: ")
+PROVENANCE = ("notebooks/", " -> thesislib.runs.chapters.", "commit: ", "profile: ", "overrides: ", "seeds: ")
 MACHINE_PATHS = ("/work/", "/tmp/", "/home/", "/root/", "build/", str(REPO))
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from thesislib.chapters import Exports
-from thesislib.lab import Lab
+from thesislib.runs.chapters import Exports
+from thesislib.runs.lab import Lab
 from thesislib.paths import REPO
 
 THESIS = "thesis"
@@ -50,7 +50,7 @@ def setup(profile: str, data_root=None, exports_only: bool = False, results_path
 
 def rows(plan_rows: dict) -> pd.DataFrame:
     """What a table or figure compares, as a notebook shows it: one line per row of `plan_rows` (a function
-    of thesislib.plan), one column per seed, each cell the stage it reads (a score named by its model)."""
+    of thesislib.runs.plan), one column per seed, each cell the stage it reads (a score named by its model)."""
     def name(s):
         if s.kind != "score":
             return str(s)

@@ -1,10 +1,10 @@
 """The thesis' tables and figures, one function each: what a notebook cell calls.
 
-Each function reads its rows through thesislib.plan (the stage of every row and seed) and their numbers
+Each function reads its rows through thesislib.runs.plan (the stage of every row and seed) and their numbers
 through the Lab, writes `<name>.csv` (the raw numbers of every seed, each row naming its stage) with
 `<name>.tex` rendered from it (thesislib.report.thesis), or `<name>.pdf`/`.png`, into the folders of
 `out` (an `Exports`), and returns what the notebook shows. Every file's header names the notebook and
-the function here that made it; `thesislib.stages` names the trainer of each stage kind.
+the function here that made it; `thesislib.runs.stages` names the trainer of each stage kind.
 """
 import json
 from dataclasses import dataclass, field
@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from thesislib import plan
+from thesislib.runs import plan
 from thesislib.data.labels import CLASS_NAMES
 from thesislib.report import figures, style
 from thesislib.io import atomic_write_text
 from thesislib.report.tables import aggregate, git_commit, mean_std_frame, reference
 from thesislib.report.thesis import csv_header, write_thesis_table
-from thesislib.stages import S
+from thesislib.runs.stages import S
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Exports:
     results: dict = field(default_factory=dict)
 
     def provenance(self, lab, function: str) -> dict:
-        return {"made_by": f"notebooks/{self.notebook}.ipynb -> thesislib.chapters.{function}",
+        return {"made_by": f"notebooks/{self.notebook}.ipynb -> thesislib.runs.chapters.{function}",
                 "commit": git_commit(), **lab.provenance}
 
     def table(self, lab, raw: pd.DataFrame, name: str, function: str) -> None:
@@ -291,7 +291,7 @@ def label_visits(lab, stage) -> int:
     if kind in ("oracle", "joint", "finetuned"):
         return p.steps * p.batch_size
     if kind == "self_training":
-        from thesislib.stages import self_training_config
+        from thesislib.runs.stages import self_training_config
         c = self_training_config(stage, p)
         own = sum(c.batch(p, k)[2] for k in range(1, c.rounds + 1)) * c.steps
         return own + label_visits(lab, stage.needs["teacher"])
