@@ -2,9 +2,10 @@
 
 Each function reads its rows through thesislib.runs.plan (the stage of every row and seed) and their numbers
 through the Lab, writes `<name>.csv` (the raw numbers of every seed, each row naming its stage) with
-`<name>.tex` rendered from it (thesislib.report.thesis), or `<name>.pdf`/`.png`, into the folders of
-`out` (an `Exports`), and returns what the notebook shows. Every file's header names the notebook and
-the function here that made it; `thesislib.runs.stages` names the trainer of each stage kind.
+`<name>.tex` rendered from it (thesislib.report.thesis), or `<name>.pdf`/`.png` (shown inline, and a chart's
+numbers as `<name>.csv`), into the folders of `out` (an `Exports`), and returns what the notebook shows. Every
+file's header or metadata names the notebook and the function here that made it; `thesislib.runs.stages`
+names the trainer of each stage kind.
 """
 import json
 from dataclasses import dataclass, field
