@@ -8,8 +8,8 @@ import sys
 
 import torch
 
-from thesislib.runs.lab import Lab
 from thesislib.methods.common import target_set
+from thesislib.runs.lab import Lab
 from thesislib.runs.scoring import evaluate
 from thesislib.runs.stages import S
 

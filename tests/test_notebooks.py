@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from thesislib.report.thesis import read_table
 from thesislib.runs import pipeline
 from thesislib.runs.lab import Lab
-from thesislib.report.thesis import read_table
 from thesislib.tools import sweep
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,10 +13,10 @@ import torch
 
 from thesislib import progress
 
+from thesislib.profiles import Profile, get_profile
 from thesislib.runs import plan, runner, stages
 from thesislib.runs.cache import StageCache
 from thesislib.runs.lab import Lab
-from thesislib.profiles import Profile, get_profile
 from thesislib.runs.stages import KINDS, S
 
 SMOKE = get_profile("smoke")

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from thesislib.report import text as T
-from thesislib.tools.preview import build, log_problems
 from thesislib.report.thesis import TABLES, best_flags, pm, read_table, render_all
+from thesislib.tools.preview import build, log_problems
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "tables"

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from thesislib.runs import plan
 from thesislib.data.labels import CLASS_NAMES
-from thesislib.report import figures, style
 from thesislib.io import atomic_write_text
+from thesislib.report import figures, style
 from thesislib.report.tables import aggregate, git_commit, mean_std_frame, reference
 from thesislib.report.thesis import csv_header, write_thesis_table
+from thesislib.runs import plan
 from thesislib.runs.stages import S
 
 

@@ -17,13 +17,13 @@ import torch
 from torch.utils.data import ConcatDataset, Subset
 
 from thesislib import progress
-from thesislib.runs.cache import StageCache, StageMissing
 from thesislib.data.check import ensure_checked
 from thesislib.data.common import Relabeled
 from thesislib.engine import CHECKPOINT, default_device
 from thesislib.inference import precision_of
 from thesislib.paths import build_root, check_file
 from thesislib.profiles import get_profile
+from thesislib.runs.cache import StageCache, StageMissing
 from thesislib.runs.stages import KINDS, S, Stage, code_version
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from thesislib.paths import REPO
 from thesislib.runs.chapters import Exports
 from thesislib.runs.lab import Lab
-from thesislib.paths import REPO
 
 THESIS = "thesis"
 CHECK_PROFILES = ("smoke", "paper-check")      # test runs: their thesis exports stay under build/<profile>/
