@@ -26,7 +26,7 @@ reproduce: $(STAMP)
 	$(PY) -m thesislib reproduce $(if $(PROFILE),--profile $(PROFILE)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
 	  --lang $(THESIS_LANG) --executor $(EXECUTOR)
 
-# the paper profile with a handful of steps on a small world at the real image sizes (CPU: see README)
+# the paper profile with a handful of steps on a small world at the real image sizes (CPU: see docs/paper.md)
 paper-check: $(STAMP)
 	$(PY) scripts/paper_check.py
 

@@ -11,10 +11,10 @@ import sys
 
 import numpy as np
 
-from thesislib import plan
-from thesislib.chapters import label_visits
-from thesislib.lab import Lab
-from thesislib.stages import S, Stage
+from thesislib.runs import plan
+from thesislib.runs.chapters import label_visits
+from thesislib.runs.lab import Lab
+from thesislib.runs.stages import S, Stage
 
 
 def control(seed: int, fraction: float, p) -> Stage:

@@ -1,4 +1,4 @@
-"""The self-training ablation of the README: each variant and its control, from the same teachers, through the
+"""The self-training ablation of docs/results.md: each variant and its control, from the same teachers, through the
 stage cache (the teachers, CycleGANs and every stage `make reproduce` computed are read, not retrained).
 
     python scripts/ablate_self_training.py [SEEDS] [VARIANT ...]    # e.g. 0,1,2; default: every variant
@@ -14,9 +14,9 @@ import sys
 
 import numpy as np
 
-from thesislib import plan
-from thesislib.lab import Lab
-from thesislib.stages import S
+from thesislib.runs import plan
+from thesislib.runs.lab import Lab
+from thesislib.runs.stages import S
 
 LEGACY = {"loss": "pooled", "class_weighting": "all", "noise": "simclr", "noise_all_streams": True,
           "ignore_bottom": 0.0}                      # the previous default: imbalance compensated three times

@@ -17,8 +17,8 @@ import json
 import sys
 import time
 
-from thesislib import plan
-from thesislib.stages import S
+from thesislib.runs import plan
+from thesislib.runs.stages import S
 from thesislib.tools import world
 
 
@@ -39,7 +39,7 @@ def main(build, jobs, overrides):
     source = {k: float(overrides.pop(k)) for k in ("texture", "grade") if k in overrides}
     if source:
         world.SOURCE = world.STYLES["source"] = dataclasses.replace(world.SOURCE, **source)   # inherited by the
-    from thesislib.lab import Lab                                                          # world writer's workers
+    from thesislib.runs.lab import Lab                                                          # world writer's workers
     lab = Lab(overrides.pop("profile", "default"), build_dir=build, overrides=overrides)
     if jobs == ["data"]:
         return print(lab.data(), flush=True)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from thesislib import plan
-from thesislib.lab import Lab
-from thesislib.stages import S
+from thesislib.runs import plan
+from thesislib.runs.lab import Lab
+from thesislib.runs.stages import S
 
 STUDENTS = {"control": lambda p, o: {**o, **plan.control_options(p)},
             "empty_stream": lambda p, o: {**o, **plan.EMPTY_STREAM}, "self_training": lambda p, o: o}

@@ -105,7 +105,7 @@ def main() -> int:
     figures["paper_check"] = run([py, "scripts/paper_check.py"], 0.25 * budget, BUILD / "paper_check.log")
     save()
     left = budget - (time.time() - start)
-    stages = ("from thesislib.lab import Lab; from thesislib import plan; import time; "
+    stages = ("from thesislib.runs.lab import Lab; from thesislib import plan; import time; "
               "lab = Lab('gpu', build_dir='build/gpu-check', overrides={'seeds': (0,)}); t = time.time(); "
               "n = lab.compute(plan.thesis(lab.profile)); print(n, 'stages', round(time.time() - t, 1), 's')")
     figures["gpu_profile_one_seed"] = run([py, "-c", stages], max(30.0, left - 10), BUILD / "gpu_profile.log")

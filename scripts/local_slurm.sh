@@ -6,7 +6,7 @@
 # changed), then waits until `sinfo` shows the node idle. Run as root. It never replaces a slurm.conf it did
 # not write (a real cluster's).
 # No accounting database (no slurmdbd): `sacct` has nothing to read here, which submitit copes with
-# (thesislib.runner.slurm_executor, see there); job completion records go to /var/log/slurm/jobcomp.log.
+# (thesislib.runs.runner.slurm_executor, see there); job completion records go to /var/log/slurm/jobcomp.log.
 set -euo pipefail
 say() { echo "local_slurm: $*"; }
 fail() { echo "local_slurm: error: $*" >&2; exit 1; }

@@ -31,7 +31,7 @@ def stand_in_weights() -> None:
 
 
 def main() -> int:
-    from thesislib.pipeline import elapsed, reproduce
+    from thesislib.runs.pipeline import elapsed, reproduce
     stand_in_weights()
     start = time.time()
     code = reproduce("paper-check", build_dir=BUILD)

@@ -26,7 +26,7 @@ from thesislib.methods.common import source_set, target_set
 from thesislib.profiles import get_profile
 from thesislib.tools.world import write_world
 
-GTA5_IMAGES, GPU_IMAGES_PER_S = 24_966, 150     # README: DeepLabV3+ R50 512x1024 bf16 on an H100
+GTA5_IMAGES, GPU_IMAGES_PER_S = 24_966, 150     # docs/budget.md: DeepLabV3+ R50 512x1024 bf16 on an H100
 
 
 def ms_per_item(dataset, n: int) -> float:

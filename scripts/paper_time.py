@@ -2,7 +2,7 @@
 
     python scripts/paper_time.py [PROFILE] [BENCH_JSON]
 
-Each stage's GPU time is its images through a model (the stage kinds' `cost`, thesislib.stages) divided by a
+Each stage's GPU time is its images through a model (the stage kinds' `cost`, thesislib.runs.stages) divided by a
 throughput: training steps at the benchmark's bf16 (+ compile where the profile compiles) rate of the profile's
 model (`thesislib bench` on the GPU: BENCH_JSON when it holds a CUDA run, else the H100 figures below, measured in
 an earlier session), inference (pseudo-labels, translation, scoring) at 3x the training rate (a forward only).
@@ -15,11 +15,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from thesislib import plan, runner
-from thesislib.lab import Lab
-from thesislib.stages import KINDS
+from thesislib.runs import plan, runner
+from thesislib.runs.lab import Lab
+from thesislib.runs.stages import KINDS
 
-# H100, torch 2.11, an earlier session's `thesislib bench` (README): images (pairs for CycleGAN) per second
+# H100, torch 2.11, an earlier session's `thesislib bench` (docs/budget.md): images (pairs for CycleGAN) per second
 H100 = {"seg": {"bf16": 150.5, "compile": 150.6}, "gan": {"bf16": 23.3, "compile": 34.0}}
 INFERENCE_SPEEDUP = 3.0          # a forward pass against forward + backward + optimizer step
 WAITS = {"cyclegan": "translation writes 24,966 PNGs (writer threads, beside the GPU)",
@@ -33,7 +33,7 @@ WAITS = {"cyclegan": "translation writes 24,966 PNGs (writer threads, beside the
 def throughput(bench: dict | None) -> dict:
     """{"seg": img/s, "gan": pairs/s} of the profile's fast path, from a CUDA bench when given."""
     if not bench or bench.get("device_type") != "cuda":
-        return {"seg": H100["seg"]["compile"], "gan": H100["gan"]["compile"], "source": "README H100 figures"}
+        return {"seg": H100["seg"]["compile"], "gan": H100["gan"]["compile"], "source": "docs/budget.md H100 figures"}
     rate = {}
     for m in bench["models"]:
         key = "gan" if m["model"] == "CycleGAN" else "seg"

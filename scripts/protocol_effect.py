@@ -8,10 +8,10 @@ import sys
 
 import torch
 
-from thesislib.lab import Lab
 from thesislib.methods.common import target_set
-from thesislib.scoring import evaluate
-from thesislib.stages import S
+from thesislib.runs.lab import Lab
+from thesislib.runs.scoring import evaluate
+from thesislib.runs.stages import S
 
 
 def main(profile: str = "default") -> None:

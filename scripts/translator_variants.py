@@ -10,8 +10,8 @@ Prints one markdown row per variant and seed.
 """
 import argparse
 
-from thesislib.lab import Lab
-from thesislib.stages import S
+from thesislib.runs.lab import Lab
+from thesislib.runs.stages import S
 
 VARIANTS = {     # name: (upsampling, identity-loss weight, share of the profile's gan_steps); the default: resize, 0.5, 1
     "reference": ("transpose", 0.5, 0.5),       # the previous default: the reference's generator, 2,500 steps

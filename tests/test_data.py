@@ -213,7 +213,7 @@ def test_the_working_copy_gives_the_loaders_the_same_items(make_gta5, cityscapes
 
 def test_the_paper_profile_trains_from_the_working_copy(make_gta5, cityscapes_root, tmp_path):
     """Real data at the paper profile: the trainers read the copy under the build folder; scoring the original."""
-    from thesislib.lab import Lab
+    from thesislib.runs.lab import Lab
     make_gta5(2)
     lab = Lab("paper", data_root=tmp_path, build_dir=tmp_path / "build", overrides={"image_hw": (4, 6)})
     root = lab.training_root()

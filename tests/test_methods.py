@@ -13,17 +13,17 @@ from PIL import Image
 
 from thesislib.data.check import check_data
 from thesislib.data.stream import step_loader
-from thesislib.tools.world import write_world
+from thesislib.methods import self_training
 from thesislib.methods.adversarial import train_adversarial
+from thesislib.methods.common import load_segmenter, target_set
 from thesislib.methods.cyclegan import train_cyclegan
 from thesislib.methods.entropy import train_entropy
 from thesislib.methods.fda import fda_source_to_target, train_fda
-from thesislib.methods import self_training
-from thesislib.methods.common import load_segmenter, target_set
 from thesislib.methods.self_training import SelfTraining, train_self_training
 from thesislib.methods.supervised import train_supervised
 from thesislib.profiles import get_profile
-from thesislib.scoring import evaluate
+from thesislib.runs.scoring import evaluate
+from thesislib.tools.world import write_world
 
 SMOKE = get_profile("smoke")
 CPU = torch.device("cpu")
@@ -46,7 +46,7 @@ def translated(world, tmp_path_factory):
 
 
 def _valid(world, checkpoint):
-    """The scores of a trained model on target val (training never scores itself: thesislib.scoring does)."""
+    """The scores of a trained model on target val (training never scores itself: thesislib.runs.scoring does)."""
     val = evaluate(load_segmenter(checkpoint, SMOKE, CPU), target_set(world, SMOKE, "val", native_labels=True), CPU)
     assert 0 <= val["miou"] <= 100 and 0 <= val["pixel_accuracy"] <= 100
     assert len(val["iou"]) == 19

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from thesislib import pipeline
-from thesislib.lab import Lab
 from thesislib.report.thesis import read_table
+from thesislib.runs import pipeline
+from thesislib.runs.lab import Lab
 from thesislib.tools import sweep
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,9 +85,10 @@ def test_notebook_is_committed_clean_and_parameterised(name):
         "only setup() decides where exports go"
     for training in (".backward(", "optimizer", "zero_grad", "for step in"):
         assert training not in text, f"{name}: no training loops in notebooks ({training!r})"
-    # one call of thesislib.chapters per table or figure cell; the stages a notebook reads come from the plan
+    # short cells that show the plan's rows or call thesislib.runs.chapters (which writes the exports)
     calls = [c.source for c in code[2:-1]]
-    assert calls and all(c.startswith("chapters.") and c.count("\n") == 0 for c in calls), calls
+    assert calls and all(len(c.splitlines()) <= 6 and re.search(r"\b(chapters\.|rows\(plan\.)", c) for c in calls), calls
+    assert any(c.startswith("chapters.") for c in calls)
     if name != "01_datasets":
         assert f'lab.compute(plan.notebook("{name}", lab.profile' in code[1].source
 
@@ -145,16 +146,44 @@ def test_smoke_tables_exist_and_parse(smoke, name):
     csv, provenance = read_table(tables / f"{name}.csv")
     assert len(csv) > 0 and len(csv.columns) > 1
     # three hops from a number to its trainer: the header names the notebook and the function that made the
-    # table, the function reads its rows from thesislib.plan, whose stages' kinds name their trainers
+    # table, the function reads its rows from thesislib.runs.plan, whose stages' kinds name their trainers
     notebook, function = provenance["made_by"].split(" -> ")
-    assert (REPO / notebook).is_file() and function.startswith("thesislib.chapters.")
+    assert (REPO / notebook).is_file() and function.startswith("thesislib.runs.chapters.")
     import importlib
-    assert callable(getattr(importlib.import_module("thesislib.chapters"), function.rsplit(".", 1)[1]))
+    assert callable(getattr(importlib.import_module("thesislib.runs.chapters"), function.rsplit(".", 1)[1]))
     assert "% made by: " + provenance["made_by"] in tex
     if "stage" in csv.columns:                          # rows keyed by stage, never by position
-        from thesislib.stages import KINDS
+        from thesislib.runs.stages import KINDS
         named = csv["stage"].dropna().astype(str)
         assert len(named) and all(s.split("(")[0] in KINDS for v in named for s in v.split("; ") if s)
+
+
+FIGURES_OF = {"01_datasets": ["fig_samples", "fig_class_frequency"], "02_image_translation": ["fig_translation"],
+              "03_direct_transfer": ["fig_direct_transfer"], "04_domain_adaptation": ["fig_per_class_iou"],
+              "05_self_training": ["fig_self_training_rounds", "fig_pseudo_label_quality", "fig_predictions"],
+              "06_data_dependency": ["fig_data_dependency"], "07_comparison": []}
+
+
+def test_executed_notebooks_show_every_figure_inline_and_the_rows_they_compare(smoke):
+    """A reader of the executed notebooks sees each figure the notebook exports (one PNG output each) and, where
+    a chapter reads stages, the plan's rows as a table."""
+    assert smoke[0] == 0 and sorted(sum(FIGURES_OF.values(), [])) == sorted(FIGURES)
+    for name, figs in FIGURES_OF.items():
+        nb = read(TEST_BUILD / "smoke" / "notebooks" / f"{name}.ipynb")
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert sum("image/png" in o.get("data", {}) for o in outputs) == len(figs), name
+        if name != "01_datasets":
+            shown = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("rows(plan.")]
+            assert shown and all("text/html" in c.outputs[0]["data"] for c in shown), name
+
+
+def test_smoke_exports_carry_provenance_and_no_machine_path(smoke):
+    from thesislib.report import audit
+    assert smoke[0] == 0
+    for folder in ("tables", "figures"):
+        assert audit.problems(TEST_BUILD / "smoke" / folder) == []
+    curve, provenance = read_table(TEST_BUILD / "smoke" / "figures" / "fig_self_training_rounds.csv")
+    assert "scores" not in curve.columns and provenance["made_by"].endswith("chapters.self_training_figures")
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -303,7 +332,7 @@ def test_only_the_thesis_run_writes_the_thesis_exports(tmp_path):
     changed, a profile field overridden) writes under build/<profile>/explore/."""
     nbs = tmp_path / "notebooks"
     write_notebook(nbs / "01_export.ipynb",
-                   "from thesislib.notebook import key_numbers, setup\n"
+                   "from thesislib.runs.notebook import key_numbers, setup\n"
                    "lab, out = setup(profile, None, False, results_path, build_dir, overrides, exports)",
                    "out.tables_dir.mkdir(parents=True, exist_ok=True)\n(out.tables_dir / 'x.csv').write_text(str(n))",
                    "import numpy as np\nout.results['x'] = np.float64(n) / 3\nkey_numbers(out, results_path)",
@@ -319,7 +348,7 @@ def test_only_the_thesis_run_writes_the_thesis_exports(tmp_path):
     pipeline._execute(nbs / "01_export.ipynb", out, {"build_dir": str(build), "n": 2}, pipeline.kernel_name())
     assert (build / "default" / "explore" / "tables" / "x.csv").read_text() == "2"
     assert _digests(REPO / "tables", REPO / "figures") == before
-    from thesislib.notebook import setup
+    from thesislib.runs.notebook import setup
     assert setup("default", build_dir=build)[1].tables_dir == build / "default" / "explore" / "tables"
     thesis = setup("default", build_dir=build, exports="thesis")[1]
     assert (thesis.tables_dir, thesis.figures_dir) == (REPO / "tables", REPO / "figures")
@@ -347,7 +376,7 @@ def test_reproduce_with_a_tuple_override_reaches_every_notebook_with_that_profil
 def test_lab_opens_working_copies_and_keeps_the_tracked_notebooks_clean(tmp_path):
     """`make lab` works on copies under build/lab/: an interactive session (edits, outputs, autosaves) changes
     only the copy; a copy is renewed when its notebook changes, an edited copy kept as .old.ipynb."""
-    from thesislib.notebook import lab_copies
+    from thesislib.runs.notebook import lab_copies
     nbs, work = tmp_path / "notebooks", tmp_path / "lab"
     src = write_notebook(nbs / "05_x.ipynb", "y = 1")
     tracked = src.read_bytes()

@@ -15,11 +15,11 @@ import torchvision
 from PIL import Image
 
 from thesislib.__main__ import main as cli
-from thesislib.tools.world import write_world
-from thesislib.scoring import evaluate
 from thesislib.methods.common import load_segmenter, target_set
 from thesislib.models.segmentation import WeightsMissing, build_segmenter, imagenet_weights_file
 from thesislib.profiles import get_profile
+from thesislib.runs.scoring import evaluate
+from thesislib.tools.world import write_world
 
 SMOKE = get_profile("smoke")
 

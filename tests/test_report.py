@@ -193,3 +193,24 @@ def test_korean_lettering_translates_every_text_of_a_figure():
     assert {"라운드", "교사(라운드 0)", "레이블만"} <= texts and "round" not in texts
     assert figures.lettered(fig, "en") is fig
     figures.close(fig)
+
+
+def test_the_export_audit_finds_missing_provenance_and_machine_paths(tmp_path):
+    from thesislib.report import audit
+    from thesislib.report.thesis import csv_header
+    prov = {"made_by": "notebooks/05_x.ipynb -> thesislib.runs.chapters.f", "commit": "abc", "profile": "smoke",
+            "overrides": {}, "seeds": [0]}
+    fig, ax = style.figure(0.5)
+    ax.plot([0, 1], [0, 1])
+    style.save(fig, "fig_ok", tmp_path, provenance=prov)
+    figures.close(fig)
+    (tmp_path / "fig_ok.csv").write_text(csv_header("fig_ok", prov, "en") + "a,b\n1,2\n")
+    assert audit.problems(tmp_path) == []
+    assert pd.read_csv(tmp_path / "fig_ok.csv", comment="#").columns.tolist() == ["a", "b"]
+    (tmp_path / "fig_bare.csv").write_text("a,run_dir\n1,/work/main/build/cache/x\n")
+    fig, _ = style.figure(0.5)
+    style.save(fig, "fig_bare", tmp_path, formats=("pdf",))
+    figures.close(fig)
+    found = audit.problems(tmp_path)
+    assert len(found) == 3 and all(f.startswith("fig_bare.") for f in found)
+    assert any("machine path (/work/, build/)" in f for f in found)

@@ -25,3 +25,13 @@ def test_ci_calls_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme
     assert "make test" in (ROOT / ".ci/run").read_text()
+
+
+def test_readme_is_short_and_links_its_docs():
+    """A newcomer reads the README in five minutes; everything else is in docs/, each file linked from it."""
+    import re
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    linked = set(re.findall(r"\]\((docs/[^)#]+)", readme))
+    assert {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")} <= linked
+    assert all((ROOT / p).exists() for p in linked - {"docs/gpu.md"})      # gpu.md: written on another branch

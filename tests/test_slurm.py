@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from thesislib import pipeline, runner
-from thesislib.lab import Lab
-from thesislib.stages import S
+from thesislib.runs import pipeline, runner
+from thesislib.runs.lab import Lab
+from thesislib.runs.stages import S
 
 STAGES = [S("score", model=S("oracle", seed=0), on="val"), S("score", model=S("source_only", seed=0), on="val")]
 

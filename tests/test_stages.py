@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from thesislib import plan, progress, runner, stages
-from thesislib.cache import StageCache
-from thesislib.lab import Lab
+from thesislib import progress
+
 from thesislib.profiles import Profile, get_profile
-from thesislib.stages import KINDS, S
+from thesislib.runs import plan, runner, stages
+from thesislib.runs.cache import StageCache
+from thesislib.runs.lab import Lab
+from thesislib.runs.stages import KINDS, S
 
 SMOKE = get_profile("smoke")
 
@@ -58,7 +60,7 @@ def test_a_change_of_the_scoring_code_rescores_without_retraining(computed, monk
     def edited(module):                         # as if thesislib/metrics.py had been edited
         return {f: ("edited" if f == "metrics.py" else v) for f, v in real(module).items()}
     monkeypatch.setattr(stages, "code_version", edited)
-    monkeypatch.setattr("thesislib.lab.code_version", edited)
+    monkeypatch.setattr("thesislib.runs.lab.code_version", edited)
     rescored = Lab("smoke", build_dir=computed, engine={"progress": False})
     after = closure(rescored, tops)
     changed = [s for k, s in after.items() if k not in before]
@@ -224,8 +226,21 @@ def test_the_plan_reads_every_teacher_of_the_chapters():
 
 
 def test_a_tuple_override_reaches_the_notebooks_as_a_tuple():
-    from thesislib.pipeline import jsonable
+    from thesislib.runs.pipeline import jsonable
     passed = jsonable({"st_real_share": (0.5, 0.5), "seeds": (0,)})
     assert passed == {"st_real_share": [0.5, 0.5], "seeds": [0]}
     assert get_profile("smoke", **json.loads(json.dumps(passed))) == get_profile("smoke", st_real_share=(0.5, 0.5),
                                                                                 seeds=(0,))
+
+
+def test_the_science_core_imports_nothing_of_runs_report_or_tools():
+    """thesislib/ at a glance: the science core (models, methods, data, engine, losses, metrics, pseudo-labels,
+    inference, profiles) reads alone; the stage graph (runs/), reporting (report/) and tools/ build on it. No core
+    file imports one of theirs, anywhere in it (deferred imports count), so no core closure reaches them."""
+    from thesislib.runs.stages import PACKAGE, _imports
+    rooms = {"runs", "report", "tools"}
+    core = [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in rooms and p.name != "__main__.py"]
+    assert {"engine.py", "pseudo.py", "self_training.py", "segmentation.py"} <= {p.name for p in core}
+    for path in core:
+        reached = {p.relative_to(PACKAGE).parts[0] for p in _imports(path)} & rooms
+        assert not reached, f"{path.relative_to(PACKAGE)} imports from {sorted(reached)}"

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from thesislib.report import text as T
-from thesislib.tools.preview import build, log_problems
 from thesislib.report.thesis import TABLES, best_flags, pm, read_table, render_all
+from thesislib.tools.preview import build, log_problems
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "tables"
@@ -77,7 +77,7 @@ def test_thesis_preview_compiles_clean(tmp_path, lang):
 
 def test_reproduce_hands_lang_to_the_notebooks_that_declare_it(tmp_path, capsys):
     import nbformat
-    from thesislib import pipeline
+    from thesislib.runs import pipeline
 
     def write_notebook(path, source, parameters='profile = "default"'):
         p = nbformat.v4.new_code_cell(parameters)

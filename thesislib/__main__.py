@@ -42,9 +42,9 @@ def split_overrides(pairs: list[str]) -> tuple[dict, dict]:
     """key=value pairs -> (profile fields, everything else)."""
     from dataclasses import fields
 
-    from thesislib.profiles import Profile
+    from thesislib.profiles import Profile, check_overrides
     kw, names = parse_overrides(pairs), {f.name for f in fields(Profile)}
-    return {k: v for k, v in kw.items() if k in names}, {k: v for k, v in kw.items() if k not in names}
+    return check_overrides({k: v for k, v in kw.items() if k in names}), {k: v for k, v in kw.items() if k not in names}
 
 
 def cmd_train(a):
@@ -105,7 +105,7 @@ def cmd_predict(a):
 
 
 def cmd_reproduce(a):
-    from thesislib.pipeline import reproduce
+    from thesislib.runs.pipeline import reproduce
     from thesislib.profiles import default_profile
     if not a.profile:                                  # make reproduce without PROFILE=: the machine decides
         a.profile = default_profile()
@@ -127,7 +127,7 @@ def cmd_sweep(a):
 
 def cmd_lab(a):
     """JupyterLab on working copies of the notebooks (build/lab/): exploring never edits the tracked ones."""
-    from thesislib.notebook import lab_copies
+    from thesislib.runs.notebook import lab_copies
     work = Path(a.dir).resolve()
     for line in lab_copies(work_dir=work):
         print(f"lab: {line}")
@@ -138,7 +138,7 @@ def cmd_lab(a):
 
 
 def cmd_status(a):
-    from thesislib.lab import Lab
+    from thesislib.runs.lab import Lab
     from thesislib.profiles import default_profile
     a.profile = a.profile or default_profile()
     fields_, rest = split_overrides(a.overrides)

@@ -1,11 +1,12 @@
 """Run profiles: one plain dataclass per size, the single place for sizes and budgets.
 
 `smoke` is for tests (minutes on CPU), `default` is the embedded world on a 2-core CPU (its step
-counts are what fits the 30-minute budget: see README "What the CPU budget cost"),
+counts are what fits the 30-minute budget: see docs/budget.md, "What the CPU budget cost"),
 `paper` is the thesis' setting (DeepLabV3+ ResNet-50 from ImageNet weights, trained and predicting at
 512x1024, scored against the full-resolution labels) for a GPU and the real data.
 Override any field with `dataclasses.replace(profile, field=value)` or `key=value` on the command line.
 """
+import typing
 from dataclasses import dataclass, fields, replace
 
 
@@ -117,15 +118,69 @@ def loader_workers(profile: Profile) -> int:
 
 
 def get_profile(name: str, **overrides) -> Profile:
-    """The named profile with `overrides` applied; a clear error for an unknown name or field."""
+    """The named profile with `overrides` applied; a clear error for an unknown name or field, or a value that
+    does not fit its field (see `check_overrides`)."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
-    names = {f.name for f in fields(Profile)}
-    unknown = sorted(set(overrides) - names)
+    return replace(PROFILES[name], **check_overrides(overrides))
+
+
+CHOICES = {"encoder_weights": ("imagenet", None), "gan_upsample": ("resize", "transpose"),
+           "st_pool": ("train", "train+extra")}
+
+
+def check_overrides(overrides: dict) -> dict:
+    """`overrides` (profile fields, e.g. from key=value) as the fields' types want them: an int for a float
+    field, a list for a tuple, "none" for None; one ValueError naming the field, the value and the expected
+    form for anything else, or for a field that does not exist."""
+    types = {f.name: f.type for f in fields(Profile)}
+    unknown = sorted(set(overrides) - set(types))
     if unknown:
-        raise ValueError(f"unknown profile field(s) {unknown}: valid fields are {sorted(names)}")
-    if str(overrides.get("encoder_weights", "")).lower() == "none":
-        overrides["encoder_weights"] = None          # key=value spelling of "from scratch"
-    tuples = {f.name for f in fields(Profile) if "tuple" in str(f.type)}
-    overrides = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in overrides.items()}
-    return replace(PROFILES[name], **overrides)
+        raise ValueError(f"unknown profile field(s) {unknown}: valid fields are {sorted(types)}")
+    out = {}
+    for k, v in overrides.items():
+        try:
+            out[k] = _coerce(v, types[k], CHOICES.get(k))
+        except (TypeError, ValueError):
+            raise ValueError(f"profile field {k}={v!r} does not fit: expected {_form(types[k], CHOICES.get(k))}") from None
+    return out
+
+
+def _coerce(value, kind, choices=None):
+    """`value` as type `kind` (int, float, bool, str, tuple[X, ...], tuple[X, X], X | None) or a ValueError."""
+    args = typing.get_args(kind)
+    if type(None) in args:                                   # X | None
+        if value is None or str(value).lower() == "none":
+            return None
+        kind, args = args[0], typing.get_args(args[0])
+    if choices and value not in choices:
+        raise ValueError(value)
+    if typing.get_origin(kind) is tuple:
+        if not isinstance(value, (list, tuple)) or (Ellipsis not in args and len(value) != len(args)):
+            raise ValueError(value)
+        return tuple(_coerce(x, args[0]) for x in value)
+    if kind is bool or isinstance(value, bool):
+        if kind is not bool or not isinstance(value, bool):
+            raise ValueError(value)
+        return value
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if kind is float and isinstance(value, int):
+        return float(value)
+    if not isinstance(value, kind):
+        raise ValueError(value)
+    return value
+
+
+def _form(kind, choices=None) -> str:
+    """The expected form of a field's value, in words with an example."""
+    if choices:
+        return "one of " + ", ".join("none" if c is None else c for c in choices)
+    args = typing.get_args(kind)
+    if type(None) in args:
+        return _form(args[0]) + ", or none"
+    if typing.get_origin(kind) is tuple:
+        item, example = {int: ("integers", "[64,128]"), float: ("numbers", "[0.3,0.6]")}[args[0]]
+        return f"a list of {item}, e.g. {example}" if Ellipsis in args else f"a list of {len(args)} {item}, e.g. {example}"
+    return {int: "an integer, e.g. 100", float: "a number, e.g. 0.001", bool: "true or false",
+            str: "a word"}[kind]

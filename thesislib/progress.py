@@ -4,7 +4,7 @@ The engine asks `bar(run_dir, total, initial)` for each run. What it gets depend
 * a process that draws its own bars (a notebook kernel, the command line): a `tqdm.auto` bar, a widget in
   Jupyter (ipywidgets) and text elsewhere; it stays when done, so a notebook keeps one finished bar per run
   (a widget's output is updated when it closes: a saved notebook shows the final state, also as text);
-* a worker of thesislib.runner (`send_to(queue)`): a bar that sends its count to the parent through the queue; the
+* a worker of thesislib.runs.runner (`send_to(queue)`): a bar that sends its count to the parent through the queue; the
   parent's `Board` draws one bar per run, so two runs trained side by side never share a line.
 The words come from `naming(label)` (the Lab names the stage it computes: "oracle · seed 0") and the round,
 read from a run folder named roundK (self-training); without a label the run folder's name is used.
@@ -128,7 +128,7 @@ class _QueueBar:
 
 class Board:
     """The parent's side: one `tqdm.auto` bar per worker run, drawn from the messages on `sink` (the
-    scheduler, thesislib.runner, calls `drain` while it waits)."""
+    scheduler, thesislib.runs.runner, calls `drain` while it waits)."""
 
     def __init__(self, sink):
         self.sink, self.bars = sink, {}

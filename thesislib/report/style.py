@@ -3,6 +3,7 @@ A4 thesis at 11 pt, so `\includegraphics[width=\textwidth]{...}` shows its lette
 exactly that size (no tight bounding box, which would change the width from figure to figure); the colour-blind-safe
 seaborn "colorblind" palette. Every figure is made with `figure()` and written with `save()` (PDF for
 LaTeX, PNG for notebooks and the web), atomically so a reader never sees a half-written file."""
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -96,24 +97,29 @@ def _atomic_savefig(fig, path: Path, **kw) -> None:
         raise
 
 
-def save(fig, name: str, figures_dir, formats=("pdf", "png")) -> list[Path]:
-    """Write `figures_dir/<name>.pdf` and `.png` (dpi 200) atomically; returns the paths."""
+def save(fig, name: str, figures_dir, formats=("pdf", "png"), provenance: dict | None = None) -> list[Path]:
+    """Write `figures_dir/<name>.pdf` and `.png` (dpi 200) atomically, with `provenance` (what made the figure,
+    profile, overrides, commit, seeds) in their metadata; returns the paths."""
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:
         path = figures_dir / f"{name}.{fmt}"
-        _atomic_savefig(fig, path, dpi=DPI, metadata=_metadata(fmt))
+        _atomic_savefig(fig, path, dpi=DPI, metadata=metadata(fmt, name, provenance or {}))
         paths.append(path)
     return paths
 
 
-def _metadata(fmt: str) -> dict:
-    # Fixed metadata: PDFs do not change from run to run because of a timestamp.
+def metadata(fmt: str, name: str, provenance: dict) -> dict:
+    """A figure file's metadata: Title (its name), Subject (the notebook and function that made it), Keywords
+    (profile, overrides, commit, seeds, ...: "key: value; ..."); no date, so a PDF changes only with its content."""
+    made_by = provenance.get("made_by", "thesislib")
+    keywords = "; ".join(f"{k.replace('_', ' ')}: {json.dumps(v) if isinstance(v, (dict, list)) else v}"
+                         for k, v in provenance.items() if k != "made_by")
     if fmt == "pdf":
-        return {"Creator": "thesislib", "CreationDate": None}
+        return {"Title": name, "Subject": made_by, "Keywords": keywords, "Creator": "thesislib", "CreationDate": None}
     if fmt == "png":
-        return {"Software": "thesislib"}
+        return {"Title": name, "Software": "thesislib", "Description": made_by, "Comment": keywords}
     return {}
 
 

@@ -267,7 +267,7 @@ def class_name(name: str, lang: str = "en") -> str:
     return CLASS_KO.get(name, name) if lang == "ko" else name
 
 
-# Figure captions (the figures themselves carry English axis labels; see the README).
+# Figure captions (the figures themselves carry English axis labels; see docs/thesis-latex.md).
 FIGURES = {
     "fig_samples": {
         "en": "Samples of the source (GTA5) and target (Cityscapes) domains with their labels overlaid in the Cityscapes colours; void (ignored) pixels are not overlaid.",

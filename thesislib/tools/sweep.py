@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from thesislib.paths import build_root
-from thesislib.pipeline import NOTEBOOKS, _execute, _say, elapsed, failure_message, kernel_name, notebooks
+from thesislib.runs.pipeline import NOTEBOOKS, _execute, _say, elapsed, failure_message, kernel_name, notebooks
 
 
 def find_notebook(notebook, notebooks_dir=NOTEBOOKS) -> Path:

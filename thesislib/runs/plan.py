@@ -1,11 +1,11 @@
 """What the thesis computes: the stages each table and figure reads, per notebook.
 
 Each function below returns the rows of one table or figure as {row: {seed: Stage}}; the table functions of
-thesislib.chapters read their numbers through the same functions (rows keyed by stage, never by
+thesislib.runs.chapters read their numbers through the same functions (rows keyed by stage, never by
 position), `make reproduce` computes the stages of every notebook before running them, and a notebook
 opened alone computes its own (`lab.compute(plan.notebook("05_self_training", lab.profile))`).
 """
-from thesislib.stages import S, Stage
+from thesislib.runs.stages import S, Stage
 
 FDA_BETA = 0.01                                     # FDA's low-frequency window (Yang & Soatto's best single beta)
 ADAPTATION = {"source_only": "source_only", "translated": "translated", "fda": "fda", "adversarial_output": "adversarial",

@@ -1,10 +1,11 @@
 """The thesis' tables and figures, one function each: what a notebook cell calls.
 
-Each function reads its rows through thesislib.plan (the stage of every row and seed) and their numbers
+Each function reads its rows through thesislib.runs.plan (the stage of every row and seed) and their numbers
 through the Lab, writes `<name>.csv` (the raw numbers of every seed, each row naming its stage) with
-`<name>.tex` rendered from it (thesislib.report.thesis), or `<name>.pdf`/`.png`, into the folders of
-`out` (an `Exports`), and returns what the notebook shows. Every file's header names the notebook and
-the function here that made it; `thesislib.stages` names the trainer of each stage kind.
+`<name>.tex` rendered from it (thesislib.report.thesis), or `<name>.pdf`/`.png` (shown inline, and a chart's
+numbers as `<name>.csv`), into the folders of `out` (an `Exports`), and returns what the notebook shows. Every
+file's header or metadata names the notebook and the function here that made it; `thesislib.runs.stages`
+names the trainer of each stage kind.
 """
 import json
 from dataclasses import dataclass, field
@@ -14,13 +15,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from thesislib import plan
 from thesislib.data.labels import CLASS_NAMES
+from thesislib.io import atomic_write_text
 from thesislib.report import figures, style
-from thesislib.report.tables import (ST_DIFFERENCES, aggregate, interval_text, mean_std_frame, paired_difference,
-                                     reference)
-from thesislib.report.thesis import write_thesis_table
-from thesislib.stages import S
+from thesislib.report.tables import (ST_DIFFERENCES, aggregate, git_commit, interval_text, mean_std_frame,
+                                     paired_difference, reference)
+from thesislib.report.thesis import csv_header, write_thesis_table
+from thesislib.runs import plan
+from thesislib.runs.stages import S
 
 
 @dataclass
@@ -33,15 +35,35 @@ class Exports:
     results: dict = field(default_factory=dict)
 
     def provenance(self, lab, function: str) -> dict:
-        return {**lab.provenance, "made_by": f"notebooks/{self.notebook}.ipynb -> thesislib.chapters.{function}"}
+        return {"made_by": f"notebooks/{self.notebook}.ipynb -> thesislib.runs.chapters.{function}",
+                "commit": git_commit(), **lab.provenance}
 
     def table(self, lab, raw: pd.DataFrame, name: str, function: str) -> None:
         write_thesis_table(raw, name, self.tables_dir, self.provenance(lab, function), self.lang)
 
-    def figure(self, fig, name: str) -> None:
-        """Save a figure, its lettering in the export's language."""
-        style.save(figures.lettered(fig, self.lang), name, self.figures_dir)
+    def figure(self, lab, fig, name: str, function: str, data: pd.DataFrame | None = None) -> None:
+        """Save a figure, its lettering in the export's language and its provenance in the files' metadata,
+        with its numbers (`data`) as `<name>.csv` under a table's header; show it inline in a notebook."""
+        provenance = self.provenance(lab, function)
+        style.save(figures.lettered(fig, self.lang), name, self.figures_dir, provenance=provenance)
+        if data is not None:
+            atomic_write_text(self.figures_dir / f"{name}.csv",
+                              csv_header(name, provenance, self.lang) + data.to_csv(index=False))
+        show(fig)
         figures.close(fig)
+
+
+def show(fig, dpi: int = 110) -> None:
+    """Display `fig` as a PNG in the notebook (or IPython) running this, whatever the matplotlib backend;
+    nothing elsewhere."""
+    from IPython import get_ipython
+    if get_ipython() is not None:
+        import io
+
+        from IPython.display import Image, display
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=dpi)
+        display(Image(png.getvalue()))
 
 
 def _val_rows(lab, rows: dict, **columns) -> list[dict]:
@@ -83,7 +105,7 @@ def samples_figure(lab, out: Exports, n_samples: int = 3, display_hw=(128, 256))
     size = tuple(display_hw)
     source = [(s["image"], s["mask"]) for s in spread(lab.dataset("gta5", size=size))]
     target = [(t["image"], t["mask"]) for t in spread(lab.dataset("train", size=size))]
-    out.figure(figures.sample_grid(source, target), "fig_samples")
+    out.figure(lab, figures.sample_grid(source, target), "fig_samples", "samples_figure")
 
 
 def class_frequency_figure(lab, out: Exports) -> pd.DataFrame:
@@ -96,10 +118,10 @@ def class_frequency_figure(lab, out: Exports) -> pd.DataFrame:
         part = {k: v for k, v in counts["cityscapes"].items() if k.split("/")[1] == split}
         if part:
             domains[f"target {split}"] = part
-    out.figure(figures.class_frequency(domains), "fig_class_frequency")
     shares = pd.DataFrame({d: 100 * np.sum(list(c.values()), axis=0) / np.sum(list(c.values()))
                            for d, c in domains.items()}, index=CLASS_NAMES).round(3)
-    shares.to_csv(out.figures_dir / "fig_class_frequency.csv", index_label="class")
+    out.figure(lab, figures.class_frequency(domains), "fig_class_frequency", "class_frequency_figure",
+               data=shares.rename_axis("class").reset_index())
     return shares.T
 
 
@@ -122,7 +144,7 @@ def translation_figure(lab, out: Exports, n_samples: int = 3, fda_beta: float = 
     for r, i in enumerate(pairs[int(k)] for k in np.linspace(0, len(pairs) - 1, n_samples).round()):
         trg = image(target, (r * 7) % len(target))
         rows.append([image(source, i), twin(i), fda(image(source, i), trg), trg])
-    out.figure(figures.translation_samples(rows), "fig_translation")
+    out.figure(lab, figures.translation_samples(rows), "fig_translation", "translation_figure")
     ids = [pairs[int(k)] for k in np.linspace(0, len(pairs) - 1, min(len(pairs), 64)).round()]
     targets = [image(target, k % len(target)) for k in range(len(ids))]
     sets = {"source (GTA5)": [image(source, i) for i in ids], "CycleGAN (source→target)": [twin(i) for i in ids],
@@ -174,8 +196,8 @@ def direct_transfer_figure(lab, out: Exports, n_samples: int = 2) -> None:
         pred = predict_probs(model, torch.stack([it["image"] for it in items])).argmax(1)
         rows += [[it["image"], it["mask"], p] for it, p in zip(items, pred)]
         titles += [label.split(" (")[0]] * len(items)
-    out.figure(figures.image_grid(rows, ["image", "ground truth", "target-trained model"],
-                                  row_titles=titles), "fig_direct_transfer")
+    out.figure(lab, figures.image_grid(rows, ["image", "ground truth", "target-trained model"], row_titles=titles),
+               "fig_direct_transfer", "direct_transfer_figure")
 
 
 # ---------------------------------------------------------------- 04 adaptation
@@ -196,7 +218,7 @@ def per_class_table(lab, out: Exports) -> pd.DataFrame:
     out.table(lab, raw, "table_4_4_per_class_iou", "per_class_table")
     mean, _ = aggregate(raw, "class", "method", value="iou")
     per_class = mean.drop(index="pixel accuracy")
-    out.figure(figures.per_class_iou(per_class), "fig_per_class_iou")
+    out.figure(lab, figures.per_class_iou(per_class), "fig_per_class_iou", "per_class_table")
     out.results.update({f"miou_{row}": mean.loc["mIoU", name] for row, name in PER_CLASS_NAMES.items()})
     return per_class.round(1)
 
@@ -227,8 +249,8 @@ def self_training_table(lab, out: Exports, options: dict | None = None) -> pd.Da
 
 def self_training_rounds(lab, options: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(mIoU per round and seed, pseudo-label quality per round and seed, the same per class)."""
-    curve = pd.DataFrame([{"round": r.pop("row"), **r, "miou": r["scores"]["miou"],
-                           "pixel_accuracy": r.pop("scores")["pixel_accuracy"]}
+    curve = pd.DataFrame([{"round": r["row"], "seed": r["seed"], "stage": r["stage"], "miou": r["scores"]["miou"],
+                           "pixel_accuracy": r["scores"]["pixel_accuracy"]}
                           for r in _val_rows(lab, plan.self_training_rounds(lab.profile, options))])
     quality, per_class = [], []
     for seed in lab.seeds:
@@ -250,10 +272,10 @@ def self_training_figures(lab, out: Exports, options: dict | None = None) -> pd.
     ref = {name: np.mean([lab.result(s)["miou"] for s in bounds[row].values()])
            for row, name in (("source_only", "source only (GTA5)"), ("control", "control (no pseudo-labels)"),
                              ("empty_stream", "empty-stream control"), ("oracle", "oracle (target labels)"))}
-    out.figure(figures.rounds_curve(curve, references=ref), "fig_self_training_rounds")
-    curve.to_csv(out.figures_dir / "fig_self_training_rounds.csv", index=False)
-    out.figure(figures.pseudo_label_quality(quality, per_class), "fig_pseudo_label_quality")
-    per_class.to_csv(out.figures_dir / "fig_pseudo_label_quality.csv", index=False)
+    out.figure(lab, figures.rounds_curve(curve, references=ref), "fig_self_training_rounds", "self_training_figures",
+               data=curve)
+    out.figure(lab, figures.pseudo_label_quality(quality, per_class), "fig_pseudo_label_quality",
+               "self_training_figures", data=per_class)
     last = quality[quality["round"] == quality["round"].max()]
     out.results.update({"pseudo_label_precision_last": last["precision"].mean(),
                         "pseudo_label_coverage_last": last["coverage"].mean()})
@@ -272,9 +294,9 @@ def predictions_figure(lab, out: Exports, options: dict | None = None, n_samples
     preds = {k: predict_probs(lab.load_model(s, device="cpu"), images).argmax(1) for k, s in models.items()}
     rounds = len(lab.result(models["student"])["rounds"])
     titles = ["image", "ground truth", "teacher (round 0)", f"student (round {rounds})"]
-    out.figure(figures.prediction_panel([[it["image"], it["mask"], t, s] for it, t, s
-                                         in zip(items, preds["teacher"], preds["student"])], titles=titles),
-               "fig_predictions")
+    out.figure(lab, figures.prediction_panel([[it["image"], it["mask"], t, s] for it, t, s
+                                              in zip(items, preds["teacher"], preds["student"])], titles=titles),
+               "fig_predictions", "predictions_figure")
 
 
 # ---------------------------------------------------------------- 06 data dependency
@@ -284,7 +306,7 @@ def label_visits(lab, stage) -> int:
     if kind in ("oracle", "joint", "finetuned"):
         return p.steps * p.batch_size
     if kind == "self_training":
-        from thesislib.stages import self_training_config
+        from thesislib.runs.stages import self_training_config
         c = self_training_config(stage, p)
         own = sum(c.batch(p, k)[2] for k in range(1, c.rounds + 1)) * c.steps
         return own + label_visits(lab, stage.needs["teacher"])
@@ -315,7 +337,8 @@ def data_dependency_table(lab, out: Exports) -> pd.DataFrame:
     references = {"no target labels: self-training": np.mean(refs["self_training"]),
                   "no target labels: teacher only": np.mean(refs["teacher"])}
     shown = raw.assign(method=raw["row"].map(DD_WORDS))
-    out.figure(figures.data_dependency(shown, hue="method", references=references), "fig_data_dependency")
+    out.figure(lab, figures.data_dependency(shown, hue="method", references=references), "fig_data_dependency",
+               "data_dependency_table")
     mean, std = aggregate(raw, "fraction", "row", value="miou")
     out.results.update({f"miou_{row}_{f:g}": mean.loc[f, row] for f in mean.index for row in mean.columns
                         if pd.notna(mean.loc[f, row])})
@@ -334,7 +357,7 @@ COMPARISON = {"source_only": ("Source only", "baseline"), "translated": ("CycleG
 
 def _ours_benchmark(lab) -> str:
     enc = lab.profile.encoder
-    return (f"Cityscapes val ({lab.data_root}), DeepLabV3+ {enc}" if not lab.embedded
+    return (f"Cityscapes val ({lab.data_root.name}/), DeepLabV3+ {enc}" if not lab.embedded
             else f"embedded world, profile {lab.profile.name}, DeepLabV3+ {enc}")
 
 

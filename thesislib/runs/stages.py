@@ -5,7 +5,7 @@ one function that computes it (calling a trainer of thesislib.methods, or the sc
 the profile fields it reads and the stages it needs. The stage cache keys a stage by exactly what it
 reads (`Lab.key`): its parameters, those profile fields, its inputs' keys, the data's identity, the
 source of the code it runs, and the device and precision. Which stages each table and figure reads is
-`thesislib.plan`; `thesislib.runner` computes a set of them side by side.
+`thesislib.runs.plan`; `thesislib.runs.runner` computes a set of them side by side.
 """
 import ast
 import hashlib
@@ -17,7 +17,7 @@ from typing import Callable
 
 from thesislib.profiles import loader_workers
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]     # thesislib/
 # modules that never change a result: imported by training code, left out of its code version
 NOT_RESULTS_CODE = {"progress.py", "io.py", "paths.py", "stages.py", "profiles.py"}   # profiles: fields are keyed
 # what a segmentation model is and what it predicts at
@@ -277,13 +277,13 @@ def _score_needs(s: Stage) -> dict:
     return needs
 
 
-@kind("score", SCORE, ("thesislib.scoring", "thesislib.models.segmentation", "thesislib.data"), needs=_score_needs,
+@kind("score", SCORE, ("thesislib.runs.scoring", "thesislib.models.segmentation", "thesislib.data"), needs=_score_needs,
       cost=lambda s, p: 0.3 * (p.n_val if s["on"] == "val" else min(p.eval_source_images or p.n_source, p.n_source)))
 def score(lab, s, out, inputs):
     """A model's scores on target val (`on` "val"), the source set or the translated source set, scored
     against the labels at their own resolution (thesislib.inference.PROTOCOL); `round`: a self-training
     round's model instead of its last."""
-    from thesislib.scoring import evaluate
+    from thesislib.runs.scoring import evaluate
     model = lab.load_model(s["model"], s.get("round"), folder=inputs["model"])
     dataset = lab.eval_dataset(s["on"], inputs.get("cyclegan"))
     return evaluate(model, dataset, lab.device, precision=lab.precision, num_workers=loader_workers(lab.profile))

@@ -3,7 +3,7 @@
 `Lab("default")` uses the embedded world (generated on first use) under build/; `Lab("paper",
 data_root="/data")` expects `/data/gta5` and `/data/cityscapes` (the real sets). `lab.result(stage)` reads
 a stage's result (computing what is missing, its inputs first, unless `compute=False`); `lab.compute(stages)`
-computes many side by side (thesislib.runner); `lab.val(stage)` is a model's score on target val.
+computes many side by side (thesislib.runs.runner); `lab.val(stage)` is a model's score on target val.
 """
 import hashlib
 import json
@@ -17,14 +17,14 @@ import torch
 from torch.utils.data import ConcatDataset, Subset
 
 from thesislib import progress
-from thesislib.cache import StageCache, StageMissing
 from thesislib.data.check import ensure_checked
 from thesislib.data.common import Relabeled
 from thesislib.engine import CHECKPOINT, default_device
 from thesislib.inference import precision_of
 from thesislib.paths import build_root, check_file
 from thesislib.profiles import get_profile
-from thesislib.stages import KINDS, S, Stage, code_version
+from thesislib.runs.cache import StageCache, StageMissing
+from thesislib.runs.stages import KINDS, S, Stage, code_version
 
 
 class Lab:
@@ -141,11 +141,11 @@ class Lab:
         return self.result(S("score", model=model, on="val", round=round_))
 
     def compute(self, stages, workers: int | None = None, executor: str = "local") -> int:
-        """Compute every stage of `stages` not cached yet, with its inputs, side by side (thesislib.runner);
+        """Compute every stage of `stages` not cached yet, with its inputs, side by side (thesislib.runs.runner);
         returns how many were computed (none when this Lab only reads the cache)."""
         if not self.compute_missing:
             return 0
-        from thesislib.runner import compute
+        from thesislib.runs.runner import compute
         return compute(self, list(stages), workers=workers, executor=executor)
 
     def workers(self) -> int:
@@ -159,7 +159,7 @@ class Lab:
     def checkpoint(self, stage: Stage, round_: int | None = None) -> str:
         """The model checkpoint of a stage, relative to its folder (a self-training stage: its last round's)."""
         if stage.kind == "self_training":
-            from thesislib.stages import self_training_config
+            from thesislib.runs.stages import self_training_config
             return f"round{round_ or self_training_config(stage, self.profile).rounds}/{CHECKPOINT}"
         return CHECKPOINT
 
@@ -207,14 +207,14 @@ class Lab:
     @property
     def provenance(self) -> dict:
         """Profile (with its overrides), the hash of its fields, seeds and data, for table headers."""
-        from thesislib.cache import params_hash
+        from thesislib.runs.cache import params_hash
         return {"profile": self.profile.name, "overrides": _jsonable(self.overrides),
                 "params": params_hash(asdict(self.profile)), "seeds": self.seeds,
-                "data_root": "embedded world" if self.embedded else str(self.data_root)}
+                "data_root": "embedded world" if self.embedded else f"real data ({self.data_root.name}/)"}
 
     def status(self) -> list[dict]:
         """The cache entries of this profile: current (a stage of the thesis' plan), stale and why, or other."""
-        from thesislib import plan
+        from thesislib.runs import plan
         stages = {s for top in plan.thesis(self.profile) for s in _closure(top)}
         return self.cache.status({self.key(s): (s, self.record(s)) for s in stages}, self._code())
 
@@ -242,7 +242,7 @@ def _jsonable(d: dict) -> dict:
 def one_thread_on_cpu():
     """Compute a stage on one torch thread on a CPU: a stage's numbers then do not depend on whether it
     trained alone or beside another (thread counts change the order of float sums), and side by side
-    is the faster use of the cores (thesislib.runner)."""
+    is the faster use of the cores (thesislib.runs.runner)."""
     threads = torch.get_num_threads()
     if not torch.cuda.is_available():
         torch.set_num_threads(1)

@@ -11,9 +11,11 @@ import shutil
 import warnings
 from pathlib import Path
 
-from thesislib.chapters import Exports
-from thesislib.lab import Lab
+import pandas as pd
+
 from thesislib.paths import REPO
+from thesislib.runs.chapters import Exports
+from thesislib.runs.lab import Lab
 
 THESIS = "thesis"
 CHECK_PROFILES = ("smoke", "paper-check")      # test runs: their thesis exports stay under build/<profile>/
@@ -26,6 +28,7 @@ def setup(profile: str, data_root=None, exports_only: bool = False, results_path
     what is not cached unless `exports_only`) and where its tables and figures go (`out`, which also
     collects the key numbers). Prints the profile, the data, and where the exports go."""
     warnings.filterwarnings("ignore", message="IProgress not found")   # text bars where ipywidgets is missing
+    pd.set_option("display.max_colwidth", None)                         # stage names in full
     lab = Lab(profile, data_root, build_dir=build_dir, compute=not exports_only, overrides=overrides)
     if results_path:                                # a sweep point: beside its results
         tables = figures = Path(results_path).with_suffix("")
@@ -43,6 +46,18 @@ def setup(profile: str, data_root=None, exports_only: bool = False, results_path
     print(f"profile {lab.profile.name}{changed} · seeds {', '.join(map(str, lab.seeds))} · data: {data}"
           + (" · exports only (cached results)" if exports_only else "") + f"\ntables and figures -> {where} ({note})")
     return lab, Exports(Path(tables), Path(figures), lang, notebook)
+
+
+def rows(plan_rows: dict) -> pd.DataFrame:
+    """What a table or figure compares, as a notebook shows it: one line per row of `plan_rows` (a function
+    of thesislib.runs.plan), one column per seed, each cell the stage it reads (a score named by its model)."""
+    def name(s):
+        if s.kind != "score":
+            return str(s)
+        return f"{s['model']} on {s['on']}" + (f", round {s['round']}" if s.get("round") else "")
+    keys = [tuple("–" if v is None else v for v in row) if isinstance(row, tuple) else row for row in plan_rows]
+    return pd.DataFrame([{f"seed {k}": name(s) for k, s in per_seed.items()} for per_seed in plan_rows.values()],
+                        index=pd.Index(keys))
 
 
 def key_numbers(out: Exports, results_path=None) -> dict:

@@ -1,5 +1,5 @@
-"""`thesislib reproduce`: every stage of the thesis' plan (thesislib.plan), computed side by side
-(thesislib.runner: one per core, or SLURM jobs), then every `notebooks/NN_*.ipynb` in order with Papermill
+"""`thesislib reproduce`: every stage of the thesis' plan (thesislib.runs.plan), computed side by side
+(thesislib.runs.runner: one per core, or SLURM jobs), then every `notebooks/NN_*.ipynb` in order with Papermill
 at one profile, reading the stage cache. The executed copies go to build/<profile>/notebooks/ (the committed
 notebooks stay output-free); the notebooks get `exports="thesis"`, so they write tables/ and figures/
 (any other run of a notebook writes under build/). A failing notebook stops the run, names the notebook and
@@ -165,11 +165,11 @@ def reproduce(profile: str = "default", data_root=None, exports_only: bool = Fal
 
 
 def _compute_stages(profile, data_root, build_dir, overrides, names, executor) -> bool:
-    """Every stage the notebooks `names` read (thesislib.plan), side by side; False after one clear
+    """Every stage the notebooks `names` read (thesislib.runs.plan), side by side; False after one clear
     message when a stage failed."""
-    from thesislib import plan
-    from thesislib.lab import Lab
-    from thesislib.runner import StageFailed
+    from thesislib.runs import plan
+    from thesislib.runs.lab import Lab
+    from thesislib.runs.runner import StageFailed
     device = "cuda" if executor == "slurm" and _profile(profile, overrides).job_gpus else None
     lab = Lab(profile, data_root, build_dir=build_dir, overrides=overrides, device=device)
     stages = list(dict.fromkeys(s for name in names if name in plan.NOTEBOOKS for s in plan.notebook(name, lab.profile)))
@@ -190,5 +190,5 @@ def _profile(name, overrides):
     return get_profile(name, **(overrides or {}))
 
 
-if __name__ == "__main__":  # python -m thesislib.pipeline PROFILE
+if __name__ == "__main__":  # python -m thesislib.runs.pipeline PROFILE
     sys.exit(reproduce(*(sys.argv[1:2] or ["smoke"])))

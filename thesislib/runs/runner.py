@@ -1,4 +1,4 @@
-"""Compute a set of stages side by side: a small scheduler over the stage graph (thesislib.stages).
+"""Compute a set of stages side by side: a small scheduler over the stage graph (thesislib.runs.stages).
 
 `compute(lab, stages)` takes the stages and their inputs that are not cached and starts each as soon as
 its inputs are done, the longest remaining chain first, in `workers` processes: one per core on a CPU
@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from thesislib import progress
 from thesislib.paths import REPO
-from thesislib.stages import KINDS, Stage
+from thesislib.runs.stages import KINDS, Stage
 
 EXECUTORS = ("local", "slurm")
 
@@ -225,7 +225,7 @@ def _job_class(config: dict[str, str]):
 
 def compute_one(lab_type, lab_args: dict, stage: Stage) -> None:
     """A worker (a local process or a SLURM job): the one stage, its inputs already done, in a Lab rebuilt from
-    its arguments (`lab_type` is thesislib.lab.Lab, passed so that this module never imports it)."""
+    its arguments (`lab_type` is thesislib.runs.lab.Lab, passed so that this module never imports it)."""
     lab_type(**lab_args).run(stage)
 
 
