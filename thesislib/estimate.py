@@ -22,17 +22,23 @@ INFERENCE = ("score", "predictions")
 MARGIN, START_MINUTES = 1.5, 15  # a job's time limit: 1.5x the estimate, plus start-up (Python, data, model)
 
 
-def rates(path=None) -> dict:
-    """{"seg": img/s, "gan": pairs/s, "source": ...}: those of a measured rates JSON (scripts/gpu_check.py
-    writes one) when `path` is given, else the H100 figures above."""
+def rates(path=None, profile: str = "paper") -> dict:
+    """{"seg": img/s, "gan": pairs/s, "side_by_side": x, "source": ...} of `profile`'s models: the entry for
+    `profile` of a measured rates JSON (scripts/gpu_check.py writes one: {profile: {"seg", "gan"[, "side_by_side"]}})
+    when `path` is given, else the H100 figures above (for a smaller model than DeepLabV3+ R50 512x1024 an upper
+    bound on its time). side_by_side: the throughput of `stages_per_gpu` stages sharing a GPU over one stage's
+    (1: no gain, when not measured)."""
     if not path:
-        return dict(H100)
-    measured = json.loads(Path(path).read_text())
+        return {**H100, "side_by_side": 1.0}
+    doc = json.loads(Path(path).read_text())
+    measured = doc.get(profile, {})
     missing = {"seg", "gan"} - set(measured)
     if missing:
-        raise ValueError(f"{path} holds no rate for {sorted(missing)} (expected keys seg, gan)")
+        raise ValueError(f"{path} holds no {profile!r} rate for {sorted(missing)} (expected {{{profile!r}: "
+                         "{'seg': img/s, 'gan': pairs/s}}, as scripts/gpu_check.py writes)")
     return {"seg": float(measured["seg"]), "gan": float(measured["gan"]),
-            "source": measured.get("source", str(path))}
+            "side_by_side": float(measured.get("side_by_side", 1.0)),
+            "source": f"{doc.get('device', 'a measured device')} ({path})"}
 
 
 def stage_seconds(stage, profile, rate: dict = H100) -> float:
