@@ -108,6 +108,7 @@ class Engine:
             local = int(os.environ.get("LOCAL_RANK", "0"))
             torch.cuda.set_device(local)
             self.device = torch.device("cuda", local)
+            torch.backends.cudnn.benchmark = True    # fixed shapes: the fastest convolution algorithms, chosen once
         else:
             self.device = torch.device("cpu")
         self.cuda = self.device.type == "cuda"
