@@ -58,6 +58,8 @@ def test_slurm_jobs_give_the_numbers_of_the_local_run(slurm, tmp_path, capsys):
     assert got == expected
     logs = list((slurm / "slurm").glob("*/*_log.err"))
     assert len(logs) == 4, logs                    # one job per stage, its log in build/slurm/<job id>/
+    scripts = [f.read_text() for f in (slurm / "slurm").glob("*/*_submission.sh")]
+    assert len(scripts) == 4 and all("--signal=USR2@" in t and "--time=120" in t for t in scripts)   # requeue armed
 
 
 def test_a_failing_slurm_job_names_its_stage(slurm, tmp_path):
