@@ -4,13 +4,14 @@
 
 Steps, in order (each a subprocess under its own cap, so a step that hangs or runs out keeps what it wrote):
 1. steps:  DeepLabV3+ R50 512x1024 batch 8 and CycleGAN (9 blocks, 256x512) at the paper profile's batch, one
-           training step each in fp32, bf16 + channels_last and + torch.compile (thesislib.tools.bench);
+           training step each in fp32 and bf16 + channels_last (thesislib.tools.bench); then
+   compile: the same in bf16 + channels_last + torch.compile (CUDA only: skipped on a CPU);
 2. loader: images/s of the real training loader (the paper profile's workers, batch and transforms) on a small
            world at the real sizes, from its working copy at 512x1024, against step 1's bf16 step rate: the share
            of a training step the GPU can be kept busy (loader rate / step rate, at most 1);
 3. side:   the `gpu` profile's step (ResNet-18 64x128 batch 8) in 1 and `stages_per_gpu` processes at once on the
            one GPU: their summed images/s (the gain of stages side by side);
-4. kinds:  the `gpu` profile's DeepLabV3+ and CycleGAN steps (every stage kind trains one of the two) per config;
+4. kinds:  the `gpu` profile's DeepLabV3+ and CycleGAN steps (every stage kind trains one of the two), fp32 and bf16;
 5. time:   scripts/paper_time.py for paper and gpu from the rates measured (rates.json).
 OUT receives at most 5 files: log.txt (every step's output), figures.json (after every step), rates.json,
 check.png (one panel per step, redrawn after every step) and paper_time.txt. Without CUDA the same steps run on the
@@ -26,8 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = [sys.executable] + (["-S"] if sys.flags.no_site else [])      # a bare interpreter stays bare
-STEPS = ("steps", "loader", "side", "kinds", "time")
-CAPS = {"steps": 0.42, "loader": 0.16, "side": 0.16, "kinds": 0.15, "time": 0.05}   # shares of the budget
+STEPS = ("steps", "compile", "loader", "side", "kinds", "time")
+CAPS = {"steps": 0.12, "compile": 0.30, "loader": 0.16, "side": 0.16, "kinds": 0.12, "time": 0.05}   # budget shares
 SIZES = {"paper": {"model": "paper", "small": "gpu", "world": "paper-check", "seconds": 3.0, "warmup": 3, "side": 8.0,
                    "n": None},
          "tiny": {"model": "smoke", "small": "smoke", "world": "smoke", "seconds": 0.2, "warmup": 1, "side": 1.0, "n": 2}}
@@ -50,22 +51,24 @@ def device():
     return torch.device("cpu")
 
 
-def bench_sizes(profile: str, size: dict, compile_: bool):
-    """thesislib.tools.bench sizes of `profile`'s models at its own batches; torch.compile on CUDA only."""
+def bench_sizes(profile: str, size: dict, configs=("fp32_eager", "bf16_cl")):
+    """thesislib.tools.bench sizes of `profile`'s models at its own batches, in `configs`."""
     import dataclasses
 
     from thesislib.tools import bench
     s = bench.sizes_for(profile, cuda=False)
-    configs = ("fp32_eager", "bf16_cl") + (("bf16_cl_compile",) if compile_ else ())
-    return dataclasses.replace(s, configs=configs, skipped={}, warmup=size["warmup"], min_steps=size["warmup"],
-                               min_seconds=size["seconds"], max_steps=100, peak_n=4096 if compile_ else 256)
+    return dataclasses.replace(s, configs=tuple(configs), skipped={}, warmup=size["warmup"], min_steps=size["warmup"],
+                               min_seconds=size["seconds"], max_steps=100, peak_n=4096 if device().type == "cuda" else 256)
 
 
-def step_bench(work: Path, profile: str, size: dict) -> dict:
+def step_bench(work: Path, profile: str, size: dict, configs=("fp32_eager", "bf16_cl")) -> dict:
+    """One training step of `profile`'s DeepLabV3+ and CycleGAN in `configs` (torch.compile: on CUDA only, where
+    inductor's build takes seconds, not the minutes of a small CPU)."""
     from thesislib.tools import bench
-    cuda = device().type == "cuda"
-    out = work / f"bench-{profile}.json"
-    bench.run(out, profile, bench_sizes(profile, size, cuda))
+    if device().type != "cuda" and any(bench.CONFIGS[c]["compile"] for c in configs):
+        return {"skipped": "torch.compile is measured on CUDA only"}
+    out = work / f"bench-{profile}-{'-'.join(configs)}.json"
+    bench.run(out, profile, bench_sizes(profile, size, configs))
     return json.loads(out.read_text())
 
 
@@ -105,7 +108,7 @@ def step_loader(work: Path, size: dict) -> dict:
 def _side_worker(profile: str, size: dict, barrier, results) -> None:
     """One stage's worth of training steps, timed once every process is warm (barrier)."""
     from thesislib.tools import bench
-    s, seconds = bench_sizes(profile, size, False), size["side"]
+    s, seconds = bench_sizes(profile, size), size["side"]
     workload = bench._seg_workload(s, profile)
     info, make_method, make_batch, grad_clip, images = workload
     d = device()
@@ -150,7 +153,11 @@ def step_side(work: Path, size: dict) -> dict:
 
 
 def step_time(work: Path, out: Path) -> dict:
-    text = subprocess.run([*PYTHON, str(REPO / "scripts" / "paper_time.py"), "paper", "gpu", "--rates",
+    """scripts/paper_time.py for every profile rates.json has rates of (a step that failed leaves its profile out)."""
+    measured = [p for p in ("paper", "gpu") if p in json.loads((out / "rates.json").read_text())]
+    if not measured:
+        raise RuntimeError("rates.json holds no rates: steps 1 and 4 measured nothing")
+    text = subprocess.run([*PYTHON, str(REPO / "scripts" / "paper_time.py"), *measured, "--rates",
                            str(out / "rates.json")], cwd=REPO, stdout=subprocess.PIPE, text=True, check=True).stdout
     (out / "paper_time.txt").write_text(text)
     return {"lines": [line for line in text.splitlines() if line.startswith(("total", "profile", "rates"))]}
@@ -161,7 +168,9 @@ def run_step(name: str, out: Path, size_name: str) -> None:
     work = Path(os.environ["GPU_CHECK_WORK"])
     device()
     size = SIZES[size_name]
-    result = {"steps": lambda: step_bench(work, size["model"], size), "loader": lambda: step_loader(work, size),
+    result = {"steps": lambda: step_bench(work, size["model"], size),
+              "compile": lambda: step_bench(work, size["model"], size, ("bf16_cl_compile",)),
+              "loader": lambda: step_loader(work, size),
               "side": lambda: step_side(work, size), "kinds": lambda: step_bench(work, size["small"], size),
               "time": lambda: step_time(work, out)}[name]()
     write_json(work / f"{name}.json", result)
@@ -172,8 +181,9 @@ def rates_of(figures: dict, size: dict) -> dict:
     from thesislib.profiles import get_profile
     doc = {"device": figures.get("device"), "source": "scripts/gpu_check.py"}
     for profile, step in (("paper", "steps"), ("gpu", "kinds")):
-        config = "bf16_cl_compile" if get_profile(size["model" if profile == "paper" else "small"]).compile else "bf16_cl"
-        found = figures.get(step, {})
+        compiled = get_profile(size["model" if profile == "paper" else "small"]).compile
+        config = "bf16_cl_compile" if compiled else "bf16_cl"
+        found = figures.get("compile" if compiled else step, {})
         seg, gan = rate(found, "deeplabv3plus", config), rate(found, "gan", config)
         if seg and gan:
             doc[profile] = {"seg": seg, "gan": gan}
@@ -197,7 +207,8 @@ def draw(figures: dict, path: Path) -> None:
             ax.text(0.5, 0.5, (found or {}).get("error", "not measured")[:60], ha="center", transform=ax.transAxes)
             continue
         if step in ("steps", "kinds"):
-            bars = [(f"{k}\n{c}", r.get("images_per_s") or 0) for k, m in found.get("models", {}).items()
+            runs = [found] + ([figures.get("compile", {})] if step == "steps" else [])
+            bars = [(f"{k}\n{c}", r.get("images_per_s") or 0) for run in runs for k, m in run.get("models", {}).items()
                     for c, r in m.get("configs", {}).items()]
             ax.bar(range(len(bars)), [v for _, v in bars])
             ax.set_xticks(range(len(bars)), [b for b, _ in bars], fontsize=6)
