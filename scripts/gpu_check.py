@@ -105,14 +105,12 @@ def step_loader(work: Path, size: dict) -> dict:
             "image_hw": list(p.image_hw), "world_and_copy_s": round(prepared, 1)}
 
 
-def _side_worker(profile: str, size: dict, barrier, results) -> None:
-    """One stage's worth of training steps, timed once every process is warm (barrier)."""
-    from thesislib.tools import bench
-    s, seconds = bench_sizes(profile, size), size["side"]
-    workload = bench._seg_workload(s, profile)
-    info, make_method, make_batch, grad_clip, images = workload
-    d = device()
+def _side_worker(rank: int, profile: str, size: dict, barrier, results) -> None:
+    """A stage's training steps: once every process is warm (barrier), rank 0 alone, then all of them at once."""
     from thesislib.engine import EngineConfig
+    from thesislib.tools import bench
+    info, make_method, make_batch, grad_clip, images = bench._seg_workload(bench_sizes(profile, size), profile)
+    d = device()
     engine = bench._BenchEngine(Path("/tmp"), EngineConfig(steps=1, device=d.type, grad_clip=grad_clip,
                                                            progress=False, **bench.CONFIGS["bf16_cl"]))
     method = make_method()
@@ -121,35 +119,41 @@ def _side_worker(profile: str, size: dict, barrier, results) -> None:
 
     def step():
         return [float(v.detach()) for v in method.training_step(engine.to_device(batch), engine).values()]
+
+    def timed() -> float:
+        n, start = 0, time.time()
+        while time.time() - start < size["side"]:
+            step()
+            n += images
+        return n / (time.time() - start)
     for _ in range(size["warmup"]):
         step()
-    barrier.wait(timeout=120)
-    n, start = 0, time.time()
-    while time.time() - start < seconds:
-        step()
-        n += images
-    results.put(n / (time.time() - start))
+    barrier.wait(timeout=300)
+    if rank == 0:
+        results.put(("alone", timed()))
+    barrier.wait(timeout=300)
+    results.put(("together", timed()))
 
 
 def step_side(work: Path, size: dict) -> dict:
+    """The gpu profile's step in one process alone, then in `stages_per_gpu` processes at once (one start-up)."""
     import multiprocessing as mp
 
     from thesislib.profiles import get_profile
     ctx = mp.get_context("spawn")
-    out = {}
-    for n in dict.fromkeys((1, size["n"] or get_profile(size["small"]).stages_per_gpu)):
-        barrier, results = ctx.Barrier(n), ctx.Queue()
-        procs = [ctx.Process(target=_side_worker, args=(size["small"], size, barrier, results))
-                 for _ in range(n)]
-        for proc in procs:
-            proc.start()
-        rates = [results.get(timeout=300) for _ in procs]
-        for proc in procs:
-            proc.join()
-        out[str(n)] = {"images_per_s_total": sum(rates), "each": rates}
-    counts = sorted(out, key=int)
-    out["side_by_side"] = out[counts[-1]]["images_per_s_total"] / out["1"]["images_per_s_total"]
-    return out
+    n = size["n"] or get_profile(size["small"]).stages_per_gpu
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_side_worker, args=(rank, size["small"], size, barrier, results)) for rank in range(n)]
+    for proc in procs:
+        proc.start()
+    got = [results.get(timeout=600) for _ in range(n + 1)]
+    for proc in procs:
+        proc.join()
+    alone = [r for kind, r in got if kind == "alone"]
+    together = [r for kind, r in got if kind == "together"]
+    return {"1": {"images_per_s_total": alone[0], "each": alone},
+            str(n): {"images_per_s_total": sum(together), "each": together},
+            "side_by_side": sum(together) / alone[0]}
 
 
 def step_time(work: Path, out: Path) -> dict:
