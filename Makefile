@@ -3,6 +3,9 @@
 PROFILE ?=
 # where the stages run: local (one per core here) | slurm (one SLURM job per stage, through submitit)
 EXECUTOR ?= local
+# key=value profile fields for reproduce, tables/figures and status, e.g. ARGS="job_hours=12 stages_per_gpu=2"
+# (where-it-runs fields - job_*, stages_per_gpu, num_workers, ram_cache_mb - keep the exports in tables/, figures/)
+ARGS ?=
 PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
@@ -24,7 +27,7 @@ setup: $(STAMP)
 
 reproduce: $(STAMP)
 	$(PY) -m thesislib reproduce $(if $(PROFILE),--profile $(PROFILE)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
-	  --lang $(THESIS_LANG) --executor $(EXECUTOR)
+	  --lang $(THESIS_LANG) --executor $(EXECUTOR) $(ARGS)
 
 # the paper profile with a handful of steps on a small world at the real image sizes (CPU: see docs/paper.md)
 paper-check: $(STAMP)
@@ -42,7 +45,7 @@ tables figures: exports
 	@:
 exports: $(STAMP)
 	$(PY) -m thesislib reproduce $(if $(PROFILE),--profile $(PROFILE)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
-	  --exports-only --lang $(THESIS_LANG)
+	  --exports-only --lang $(THESIS_LANG) $(ARGS)
 
 # every table and figure in an 11 pt A4 report (15 cm text width) -> build/thesis-preview.pdf (-ko.pdf);
 # tables rendered from the CSVs of tables/ (or build/<profile>/ when tables/ has none); needs pdflatex
@@ -53,10 +56,10 @@ bench: $(STAMP)
 	$(PY) -m thesislib bench --out build/bench.json
 
 status: $(STAMP)
-	$(PY) -m thesislib status $(if $(PROFILE),--profile $(PROFILE))
+	$(PY) -m thesislib status $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
 
 prune: $(STAMP)
-	$(PY) -m thesislib status $(if $(PROFILE),--profile $(PROFILE)) --prune
+	$(PY) -m thesislib status $(if $(PROFILE),--profile $(PROFILE)) --prune $(ARGS)
 
 clean:
 	rm -rf build

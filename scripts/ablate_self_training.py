@@ -18,25 +18,21 @@ from thesislib.runs import plan
 from thesislib.runs.lab import Lab
 from thesislib.runs.stages import S
 
-LEGACY = {"loss": "pooled", "class_weighting": "all", "noise": "simclr", "noise_all_streams": True,
-          "ignore_bottom": 0.0}                      # the previous default: imbalance compensated three times
 VARIANTS = {                                         # name: self-training options (what differs from the default)
-    "default (per-stream loss, weights on the labeled streams, scaled noise on pseudo-labels, bonnet ignored)": {},
+    "default (labeled batch whole, pseudo-labels on top, fine-tuning warm-up)": {},
     "control: the default without pseudo-labels": {"real_share": "zeros"},
-    "previous default (pooled loss, class weights everywhere, SimCLR noise on every stream)": LEGACY,
-    "its control": {**LEGACY, "real_share": "zeros"},
-    "pooled loss": {"loss": "pooled", "class_weighting": "all"},
+    "empty-stream control: the same batches, pseudo-labels ignored": {"empty_stream": True},
+    "student lr x1 (the from-scratch rate)": {"lr_factor": 1.0},
+    "its control": {"lr_factor": 1.0, "real_share": "zeros"},
+    "no warm-up": {"warmup": 0.0},
+    "CBST with a confidence floor of 0.5": {"floor": 0.5},
+    "DACS / DAFormer: every pixel, weighted by its image's confident share": {"thresholds": "none",
+                                                                              "image_weighting": True},
     "class weights on every stream": {"class_weighting": "all"},
-    "no class weights in the student": {"class_weighting": "none"},
-    "SimCLR noise (not scaled)": {"noise": "simclr"},
     "noise on every stream": {"noise_all_streams": True},
     "noise on every stream, no pseudo-labels (a noised control)": {"noise_all_streams": True, "real_share": "zeros"},
-    "bonnet pseudo-labeled": {"ignore_bottom": 0.0},
-    "student lr x0.3": {"lr_factor": 0.3},
-    "CBST with a confidence floor of 0.5": {"floor": 0.5},
-    "DAFormer: every pixel, weighted by its image's confident share": {"thresholds": "none", "image_weighting": True},
-    "real share rising from 0 (0, 0.6)": {"real_share": (0.0, 0.6)},
-    "diagnostic: true labels on the selected pixels": {"true_labels": True},
+    "half a batch of pseudo-labels on top": {"pseudo_batch": 4},
+    "diagnostic: true labels on the selected pixels (partial target labels, not precision)": {"true_labels": True},
 }
 
 

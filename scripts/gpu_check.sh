@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# The prepared device check (at most 8 minutes on one H100/H200): a fresh venv on the machine's own PyTorch
-# (--system-site-packages: these machines cannot download), the package and the wheels it lacks there
-# (WHEELS=folder, default .whl/; see the README), then scripts/gpu_check.py, whose JSON of figures goes to
-# $OUT/gpu_check.json (or build/gpu-check/gpu_check.json).
+# The device check in ONE call of the lent GPU machine (docs/gpu.md "The device check"); ends within 8 minutes.
+# Here, once: `scripts/gpu_wheels.sh` (the 2 wheels the machine lacks into .whl/, git-ignored, 0.6 MB). Then:
+#
+#   run(command="bash scripts/gpu_check.sh", carry=[".whl"], timeout_s=540)
+#
+# No venv: the machine's python3 (torch, numpy, pandas, matplotlib, scikit-image, timm, tqdm) with the carried
+# wheels installed by pip --no-index --no-deps --target /tmp/site and put on PYTHONPATH with this checkout. Every
+# step is capped (timeout here, and per step in scripts/gpu_check.py); what comes back is $OUT: log.txt,
+# figures.json, rates.json, check.png, paper_time.txt. Env: PYTHON (python3), WHEELS (.whl), SITE (/tmp/site),
+# SIZE (paper | tiny: the CPU test), BUDGET (seconds for the steps, 430).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-VENV=${VENV:-/tmp/thesislib-gpu-venv}
+OUT=${OUT:-build/gpu-check}
+PY=${PYTHON:-python3}
 WHEELS=${WHEELS:-.whl}
-python3 -m venv --system-site-packages "$VENV"
-if [ -d "$WHEELS" ]; then
-    "$VENV/bin/pip" install -q --no-index --no-deps --find-links "$WHEELS" "$WHEELS"/*.whl
-fi
-"$VENV/bin/pip" install -q --no-index --no-deps --no-build-isolation -e . \
-    || { echo "gpu_check: could not install the package (missing build tools?)"; exit 2; }
-"$VENV/bin/python" -m ipykernel install --sys-prefix --name thesislib --display-name "Python (thesislib)" >/dev/null 2>&1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-exec timeout 480 "$VENV/bin/python" scripts/gpu_check.py "${OUT:-build/gpu-check}/gpu_check.json" --budget 460
+SITE=${SITE:-/tmp/site}
+mkdir -p "$OUT" "$SITE"
+{
+    date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -2
+    if compgen -G "$WHEELS/*.whl" >/dev/null; then
+        timeout 60 $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target "$SITE" "$WHEELS"/*.whl || echo "gpu_check: the wheels did not install"
+    fi
+} >>"$OUT/log.txt" 2>&1
+export PYTHONPATH="$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+timeout "$(( ${BUDGET:-430} + 30 ))" $PY scripts/gpu_check.py "$OUT" --size "${SIZE:-paper}" --budget "${BUDGET:-430}"
+rc=$?
+tail -n 40 "$OUT/log.txt"
+exit $rc

@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# The wheels a lent GPU machine lacks (its image has PyTorch, torchvision, timm, pandas, matplotlib, seaborn,
-# scikit-image, tqdm, pyyaml; it cannot download), fetched here for its Python 3.12 into .whl/ (git-ignored),
-# which scripts/gpu_check.sh installs: the package's own needs, and what Papermill needs to run the notebooks.
+# The wheels the lent GPU machine lacks for scripts/gpu_check.sh, fetched here into .whl/ (git-ignored; carried with
+# carry=[".whl"]): segmentation-models-pytorch (its needs - huggingface-hub, safetensors, timm, torchvision, pillow,
+# numpy, tqdm - are on the machine) and cityscapesscripts, whose label table thesislib reads (installed with
+# --no-deps: none of its needs is imported by that table; never the `typing` backport, which would shadow the
+# standard library under pip --target). Versions: this venv's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(segmentation-models-pytorch cityscapesscripts appdirs coloredlogs humanfriendly pyquaternion typing submitit
-      papermill nbclient nbformat jupyter-client jupyter-core ipykernel ipython ipython-pygments-lexers tornado pyzmq
-      traitlets comm debugpy matplotlib-inline nest-asyncio jedi parso pexpect ptyprocess prompt-toolkit wcwidth
-      stack-data executing asttokens pure-eval tenacity entrypoints fastjsonschema jsonschema jsonschema-specifications
-      referencing rpds-py platformdirs ipywidgets widgetsnbextension jupyterlab-widgets ansicolors)
-PLATFORMS=()
-for n in 17 27 28 34; do PLATFORMS+=(--platform "manylinux_2_${n}_x86_64"); done
-python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    "${PLATFORMS[@]}" --platform manylinux2014_x86_64 --platform any -d .whl "${PKGS[@]}"
-du -sh .whl
+PY=${PYTHON:-.venv/bin/python}
+pin() { "$PY" -c "import importlib.metadata as m; print('$1==' + m.version('$1'))"; }
+rm -rf .whl && mkdir -p .whl
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any -d .whl \
+    "$(pin segmentation-models-pytorch)" "$(pin cityscapesscripts)"
+ls -la .whl && du -sh .whl

@@ -58,6 +58,8 @@ def test_slurm_jobs_give_the_numbers_of_the_local_run(slurm, tmp_path, capsys):
     assert got == expected
     logs = list((slurm / "slurm").glob("*/*_log.err"))
     assert len(logs) == 4, logs                    # one job per stage, its log in build/slurm/<job id>/
+    scripts = [f.read_text() for f in (slurm / "slurm").glob("*/*_submission.sh")]
+    assert len(scripts) == 4 and all("--signal=USR2@" in t and "--time=120" in t for t in scripts)   # requeue armed
 
 
 def test_a_failing_slurm_job_names_its_stage(slurm, tmp_path):
@@ -72,3 +74,50 @@ def test_reproduce_runs_a_notebook_on_the_stages_of_slurm_jobs(slurm, capsys):
     out = capsys.readouterr().out
     assert "as SLURM jobs" in out and "done: 1 notebooks" in out, out
     assert (slurm / "smoke" / "tables" / "table_4_3_direct_transfer.csv").is_file()
+
+
+# ---- without a cluster: each job's size, the requeue on a time-out, placement fields never divert exports
+def test_paper_jobs_ask_for_a_gpu_and_a_time_from_their_estimate():
+    from thesislib.runs import plan
+    from thesislib.runs.estimate import H100, MARGIN, START_MINUTES, job_size, stage_seconds
+    lab = Lab("paper", data_root="/the-real-data", build_dir="/tmp/paper-sizes")
+    lab._data_id = {"estimate": "paper"}                       # no data needed to size jobs
+    p = lab.profile
+    nodes, _ = runner.graph(lab, plan.thesis(p))
+    for stage in nodes.values():
+        size = job_size(stage, p)
+        small = stage.kind in ("score", "predictions")
+        assert size["gpus_per_node"] == 1, stage
+        assert (size["cpus_per_task"], size["mem"]) == ((5, "24GB") if small else (10, "48GB")), stage
+        expected = min(60 * p.job_hours, START_MINUTES + MARGIN * stage_seconds(stage, p, H100) / 60)
+        assert size["time"] == max(1, round(expected)), stage
+    times = {s.kind: job_size(s, p)["time"] for s in nodes.values()}
+    assert times["score"] < times["oracle"] < times["self_training"] <= 24 * 60
+
+
+def test_a_job_without_gpus_asks_for_the_profiles_hours():
+    from thesislib.runs.estimate import job_size
+    p = Lab("smoke").profile
+    assert job_size(S("oracle", seed=0), p) == {"time": 120, "cpus_per_task": 1, "mem": "2GB"}
+    assert job_size(STAGES[0], p) == {"time": 120, "cpus_per_task": 1, "mem": "2GB"}
+
+
+def test_a_timed_out_job_is_requeued_with_the_same_call():
+    import pickle
+    job = runner.StageJob()
+    again = pickle.loads(pickle.dumps(job.checkpoint(Lab, {"profile": "smoke"}, STAGES[0])))
+    assert isinstance(again.function, runner.StageJob)
+    assert again.args == (Lab, {"profile": "smoke"}, STAGES[0]) and again.kwargs == {}
+
+
+def test_placement_overrides_keep_the_thesis_exports_and_keys(tmp_path):
+    from thesislib.runs.notebook import setup
+    where = {"job_gpus": 1, "job_hours": 8.0, "stages_per_gpu": 2, "num_workers": 3, "job_cpus": 4, "job_mem_gb": 9}
+    plain = _lab(tmp_path)
+    placed = _lab(tmp_path, **where)
+    assert placed.overrides == {} and placed.args["overrides"] == where     # a worker still gets them
+    assert placed.key(STAGES[0]) == plain.key(STAGES[0]) and placed.provenance == plain.provenance
+    _, out = setup("smoke", build_dir=tmp_path, exports_only=True, overrides=where, exports="thesis")
+    assert out.tables_dir == tmp_path / "smoke" / "tables"                       # not explore/
+    _, explored = setup("smoke", build_dir=tmp_path, exports_only=True, overrides={"steps": 3}, exports="thesis")
+    assert "explore" in explored.tables_dir.parts

@@ -143,7 +143,7 @@ class _FailingPool:
     """A pool whose stages fail (oracle) or finish at once (anything else), in this process."""
 
     def __init__(self, lab, workers, executor):
-        self.poll, self.log = 0.01, Path("stages.log")
+        self.poll, self.log, self.layout = 0.01, Path("stages.log"), ""
 
     def __enter__(self):
         return self

@@ -7,6 +7,7 @@ from torch.utils.data import Dataset
 
 from thesislib.data.stream import step_loader
 from thesislib.engine import Engine, EngineConfig, Method
+from thesislib.runs.lab import Lab
 
 
 class NoiseSet(Dataset):
@@ -43,6 +44,30 @@ class Toy(Method):
     def report(self, engine):
         net = engine.raw["net"]
         return {"weight_sum": float(sum(p.detach().double().sum() for p in net.parameters()))}
+
+
+class PinnedLab(Lab):
+    """A Lab whose stages only record the GPU their worker was pinned to (CUDA_VISIBLE_DEVICES) and when they ran,
+    in build/placement/; the first `together` stages wait for each other, so they run at once in distinct workers."""
+    together = 4
+
+    def training_root(self):
+        return self.build
+
+    def run(self, stage):
+        import json
+        import os
+        import time
+        folder = self.build / "placement"
+        folder.mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        (folder / f"{self.key(stage)}.start").write_text("")
+        while len(list(folder.glob("*.start"))) < self.together and time.time() - start < 60:
+            time.sleep(0.05)
+        record = {"stage": str(stage), "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid(),
+                  "local_rank": os.environ.get("LOCAL_RANK"), "start": start, "end": time.time()}
+        (folder / f"{self.key(stage)}.json").write_text(json.dumps(record))
+        self.cache.run(self.path(stage), self.record(stage), lambda out: {"done": True})
 
 
 def run(out, steps=12, ckpt_every=4, nan_at=None, seed=0):

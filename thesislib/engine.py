@@ -61,7 +61,7 @@ class Method:
 
     def report(self, engine: "Engine") -> dict:
         """JSON-ready numbers the finished run reports beside its losses (scoring is a stage of its own,
-        thesislib.scoring: a method never scores itself)."""
+        thesislib.runs.scoring: a method never scores itself)."""
         return {}
 
     def extra_state(self) -> dict:
@@ -112,6 +112,7 @@ class Engine:
             local = int(os.environ.get("LOCAL_RANK", "0"))
             torch.cuda.set_device(local)
             self.device = torch.device("cuda", local)
+            torch.backends.cudnn.benchmark = True    # fixed shapes: the fastest convolution algorithms, chosen once
         else:
             self.device = torch.device("cpu")
         self.cuda = self.device.type == "cuda"

@@ -1,6 +1,6 @@
 """Prediction with a segmentation model: softmax probabilities (pseudo-labels), whole-image predictions at
 the labels' resolution (scoring, `thesislib predict`), and the batches both read. Scoring itself is
-thesislib.scoring; this module never scores, so a change of the metrics leaves every model it made valid.
+thesislib.runs.scoring; this module never scores, so a change of the metrics leaves every model it made valid.
 
 The evaluation protocol, the same for every profile and table: each whole image is predicted at the
 profile's working resolution (`image_hw`), the logits are upsampled (bilinear) to the resolution of its

@@ -55,12 +55,18 @@ class Profile:
     ckpt_every: int = 200
     compile: bool = False                    # torch.compile every training's networks (CUDA; +46 % for CycleGAN on an H100)
     working_copy: bool = False               # real data: train from a one-time copy at image_hw (data.working)
-    # where stages run (never part of a result): side by side on one GPU, and a SLURM job's size
+    # where stages run (never part of a result): side by side on each GPU, and a SLURM job's size (a training's;
+    # job_hours: the longest a job asks for, thesislib.runs.estimate.job_size sizes each stage's)
     stages_per_gpu: int = 1
     job_cpus: int = 2
     job_mem_gb: int = 8
     job_gpus: int = 0
     job_hours: float = 2.0
+
+
+# where and how stages run, never what they compute: overriding one changes no stage key, no table's provenance
+# and no export folder (a notebook still writes tables/ and figures/)
+PLACEMENT = ("num_workers", "ram_cache_mb", "stages_per_gpu", "job_cpus", "job_mem_gb", "job_gpus", "job_hours")
 
 
 PROFILES: dict[str, Profile] = {
@@ -89,6 +95,8 @@ PROFILES: dict[str, Profile] = {
         adapt_steps=40000, st_rounds=3, st_steps=20000, st_real_share=(0.25, 0.5, 0.75), st_pool="train+extra",
         st_ignore_bottom=120 / 512, fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0), seeds=(0,), num_workers=8, ram_cache_mb=0, eval_source_images=None,
         ckpt_every=2000, working_copy=True,    # trainings decode 512x1024 PNGs, not 2048x1024 ones
+        # a SLURM job: one GPU, the loader's 8 workers and the stage's own process; 24 h at most (docs/gpu.md)
+        job_gpus=1, job_cpus=10, job_mem_gb=48, job_hours=24.0,
     ),
 }
 
@@ -115,6 +123,16 @@ def loader_workers(profile: Profile) -> int:
         return profile.num_workers
     import os
     return max(0, (os.cpu_count() or 1) // max(1, profile.stages_per_gpu) - 1)
+
+
+def result_overrides(overrides: dict) -> dict:
+    """The overrides that change what stages compute: all but the PLACEMENT fields."""
+    return {k: v for k, v in overrides.items() if k not in PLACEMENT}
+
+
+def result_fields(profile: Profile) -> Profile:
+    """`profile` with its PLACEMENT fields as its named profile sets them (what identifies its results)."""
+    return replace(profile, **{f: getattr(PROFILES[profile.name], f) for f in PLACEMENT})
 
 
 def get_profile(name: str, **overrides) -> Profile:

@@ -3,7 +3,7 @@ sees exactly the batches an uninterrupted run would, with any number of DataLoad
 import os
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 
 def _generator(*keys: int) -> torch.Generator:
@@ -51,7 +51,8 @@ class StepBatchSampler(Sampler):
 class Mixture(Dataset):
     """Several datasets addressed by (dataset, item, seed); the seed drives the random transforms.
 
-    Items get a `domain` (the dataset's position) and a per-pixel `weight` (ones when absent).
+    Items get a `domain` (the dataset's position); a per-pixel `weight` only where their dataset has one (a loss
+    takes a missing weight as 1: no all-ones map per item to build, ship and copy).
     """
 
     def __init__(self, datasets):
@@ -65,8 +66,15 @@ class Mixture(Dataset):
         torch.manual_seed(seed)
         item = dict(self.datasets[d][i])
         item["domain"] = d
-        item.setdefault("weight", torch.ones(item["mask"].shape, dtype=torch.float32))
         return item
+
+
+def collate(items: list[dict]) -> dict:
+    """default_collate; in a batch where only some items carry a `weight` (pseudo-labels with their confidence
+    beside labeled items) the others get ones, so the batch has one weight map or none."""
+    if any("weight" in it for it in items) and not all("weight" in it for it in items):
+        items = [it if "weight" in it else {**it, "weight": torch.ones(it["mask"].shape)} for it in items]
+    return default_collate(items)
 
 
 def step_loader(datasets, counts, seed, steps, weights=None, num_workers=0):
@@ -78,7 +86,7 @@ def step_loader(datasets, counts, seed, steps, weights=None, num_workers=0):
 
     def make(start: int) -> DataLoader:
         sampler = StepBatchSampler([len(d) for d in datasets], counts, seed, start, steps, weights, rank, world)
-        return DataLoader(mix, batch_sampler=sampler, num_workers=num_workers,
-                          persistent_workers=False, pin_memory=torch.cuda.is_available())
+        return DataLoader(mix, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate,
+                          pin_memory=torch.cuda.is_available())
 
     return make

@@ -92,15 +92,15 @@ class SegMethod(Method):
         return self.class_weights
 
     def supervised_loss(self, logits, batch, streams: dict | None = None):
-        """Class-weighted CE of a labeled batch; with `stream_counts`, averaged per stream (`losses.stream_ce`),
+        """Class-weighted CE of a labeled batch (its per-pixel `weight`, when it has one); with `stream_counts`, averaged per stream (`losses.stream_ce`),
         each stream's part put into `streams` (what the training step logs) when given."""
         from thesislib.losses import pseudo_label_ce, stream_ce
         cw = self._class_weights_on(logits.device)
         if self.stream_counts is None:
-            return pseudo_label_ce(logits.float(), batch["mask"], pixel_weight=batch["weight"], class_weights=cw)
+            return pseudo_label_ce(logits.float(), batch["mask"], pixel_weight=batch.get("weight"), class_weights=cw)
         if cw is not None and self.weighted_streams is not None:
             cw = [cw if w else None for w in self.weighted_streams]
-        loss, parts = stream_ce(logits.float(), batch["mask"], self.stream_counts, batch["weight"], cw,
+        loss, parts = stream_ce(logits.float(), batch["mask"], self.stream_counts, batch.get("weight"), cw,
                                 self.stream_shares)
         if streams is not None:
             streams.update({f"loss_stream{d}": p for d, p in enumerate(parts) if p is not None})

@@ -22,7 +22,7 @@ from thesislib.data.common import Relabeled
 from thesislib.engine import CHECKPOINT, default_device
 from thesislib.inference import precision_of
 from thesislib.paths import build_root, check_file
-from thesislib.profiles import get_profile
+from thesislib.profiles import get_profile, result_fields, result_overrides
 from thesislib.runs.cache import StageCache, StageMissing
 from thesislib.runs.stages import KINDS, S, Stage, code_version
 
@@ -31,7 +31,8 @@ class Lab:
     def __init__(self, profile: str = "default", data_root=None, build_dir=None, compute: bool = True,
                  overrides: dict | None = None, engine: dict | None = None, device: str | None = None):
         self.profile = get_profile(profile, **dict(overrides or {}))
-        self.overrides = {k: getattr(self.profile, k) for k in overrides or {}}   # as the profile holds them
+        given = {k: getattr(self.profile, k) for k in overrides or {}}   # as the profile holds them
+        self.overrides = result_overrides(given)          # those that change results (not where stages run)
         self.build = build_root(build_dir)
         self.embedded = data_root in (None, "")
         self.data_root = self.build / "data" / self.profile.name if self.embedded else Path(data_root)
@@ -41,7 +42,7 @@ class Lab:
         self.device = torch.device(device) if device else default_device()
         self.precision = precision_of(self.device, self.engine.get("amp", True))
         self.args = {"profile": profile, "data_root": None if self.embedded else str(data_root),
-                     "build_dir": str(self.build), "overrides": self.overrides, "engine": self.engine,
+                     "build_dir": str(self.build), "overrides": given, "engine": self.engine,
                      "device": str(self.device)}          # what rebuilds this Lab in a worker process
         self._keys: dict[Stage, str] = {}
 
@@ -149,8 +150,12 @@ class Lab:
         return compute(self, list(stages), workers=workers, executor=executor)
 
     def workers(self) -> int:
-        """Stages computed side by side here: one per core on a CPU, `profile.stages_per_gpu` on a GPU."""
-        return max(1, self.profile.stages_per_gpu) if self.device.type == "cuda" else os.cpu_count() or 1
+        """Stages computed side by side here: one per core on a CPU, `profile.stages_per_gpu` per GPU on a CUDA
+        machine (thesislib.runs.runner pins each worker to one GPU)."""
+        if self.device.type != "cuda":
+            return os.cpu_count() or 1
+        from thesislib.runs.runner import gpu_count
+        return max(1, gpu_count()) * max(1, self.profile.stages_per_gpu)
 
     def cached(self, stages) -> bool:
         return all(self.done(s) for s in stages)
@@ -209,7 +214,7 @@ class Lab:
         """Profile (with its overrides), the hash of its fields, seeds and data, for table headers."""
         from thesislib.runs.cache import params_hash
         return {"profile": self.profile.name, "overrides": _jsonable(self.overrides),
-                "params": params_hash(asdict(self.profile)), "seeds": self.seeds,
+                "params": params_hash(asdict(result_fields(self.profile))), "seeds": self.seeds,
                 "data_root": "embedded world" if self.embedded else f"real data ({self.data_root.name}/)"}
 
     def status(self) -> list[dict]:

@@ -3,11 +3,13 @@
 `compute(lab, stages)` takes the stages and their inputs that are not cached and starts each as soon as
 its inputs are done, the longest remaining chain first, in `workers` processes: one per core on a CPU
 (each stage on one torch thread: two one-thread trainings do 1.35x the work of one two-thread training),
-`profile.stages_per_gpu` on a GPU, or one SLURM job per stage (`executor="slurm"`, through submitit: every
+`profile.stages_per_gpu` per GPU on a CUDA machine (each worker pinned to one GPU through CUDA_VISIBLE_DEVICES
+before CUDA starts, so its `cuda:0` is that GPU), or one SLURM job per stage (`executor="slurm"`, through submitit: every
 stage whose inputs are done is queued at once, SLURM decides how many run). The parent draws one bar per
-running stage (local workers) and an overall line: stages done of all, and the time left, estimated from
-the images each stage puts through a model.
+running stage (local workers) and an overall line: stages done of all, where they run (GPUs x stages per
+GPU), and the time left, estimated from the images each stage puts through a model.
 """
+import os
 import re
 import shlex
 import subprocess
@@ -25,6 +27,22 @@ from thesislib.paths import REPO
 from thesislib.runs.stages import KINDS, Stage
 
 EXECUTORS = ("local", "slurm")
+
+
+def gpu_count() -> int:
+    """The GPUs this process may use (CUDA_VISIBLE_DEVICES respected), 0 without CUDA; CUDA is not initialised."""
+    import torch
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def gpu_slots(gpus: int, per_gpu: int) -> list[str]:
+    """The CUDA_VISIBLE_DEVICES value of each local worker, in the order the workers start: every GPU `per_gpu`
+    times, round robin (so the first stages spread over the GPUs); GPU i is the parent's i-th visible device."""
+    if gpus < 1 or per_gpu < 1:
+        raise ValueError(f"gpu slots need at least one GPU and one stage per GPU, got {gpus} x {per_gpu}")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+    names = [v.strip() for v in visible.split(",")][:gpus] if visible else [str(i) for i in range(gpus)]
+    return [names[i % len(names)] for i in range(len(names) * per_gpu)]
 
 
 class StageFailed(RuntimeError):
@@ -83,7 +101,8 @@ def compute(lab, stages, workers: int | None = None, executor: str = "local", po
 def _schedule(lab, nodes, needs, todo, cost, chain, pool, workers, poll):
     running, failed, done_cost = {}, None, 0.0
     total = len(todo)
-    overall = tqdm(total=round(sum(cost.values())), desc=_overall(0, total, 0), unit="img", dynamic_ncols=True,
+    where = pool.layout
+    overall = tqdm(total=round(sum(cost.values())), desc=_overall(0, total, 0, where), unit="img", dynamic_ncols=True,
                    bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]", mininterval=2,
                    position=0, leave=True)
     try:
@@ -93,7 +112,7 @@ def _schedule(lab, nodes, needs, todo, cost, chain, pool, workers, poll):
                 for k in ready[:max(0, workers - len(running))]:
                     todo.discard(k)
                     running[k] = pool.submit(nodes[k])
-                desc = _overall(total - len(todo) - len(running), total, len(running))
+                desc = _overall(total - len(todo) - len(running), total, len(running), where)
                 if desc != overall.desc:
                     overall.set_description_str(desc)
             elif not running:
@@ -125,8 +144,12 @@ def _detail(e: BaseException) -> str:
     return parts[1].strip().splitlines()[-1] if len(parts) > 2 else parts[0]
 
 
-def _overall(done: int, total: int, running: int) -> str:
-    return f"all stages: {done}/{total} done, {running} running"
+def _n(count: int, noun: str, plural: str = "s") -> str:
+    return f"{count} {noun}{plural if count != 1 else ''}"
+
+
+def _overall(done: int, total: int, running: int, where: str = "") -> str:
+    return f"all stages: {done}/{total} done, {running} running" + (f" ({where})" if where else "")
 
 
 class _Pool:
@@ -139,20 +162,34 @@ class _Pool:
         self.log = logs / "stages.log"
         self.poll = 0.2 if executor == "local" else 1.0      # a SLURM job's done() looks for its result file
         self.jobs = []
+        gpus = gpu_count() if executor == "local" and lab.device.type == "cuda" else 0
+        per = max(1, lab.profile.stages_per_gpu)
+        self.layout = ("SLURM jobs" if executor == "slurm" else f"{_n(gpus, 'GPU')} x {_n(per, 'stage')} per GPU"
+                       if gpus else f"{_n(workers, 'process', 'es')}")
+        self.slots = gpu_slots(gpus, per)[:workers] if gpus else None
 
     def __enter__(self):
         if self.executor == "local":
             ctx = get_context("spawn")
             self.sink = ctx.Queue()               # the workers' progress: one bar per run, drawn here
             self.board = progress.Board(self.sink)
+            slots = None
+            if self.slots:                        # each worker takes the next GPU as it starts
+                slots = ctx.Queue()
+                for slot in self.slots:
+                    slots.put(slot)
             self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                            initargs=(self.sink, str(self.log)))
+                                            initargs=(self.sink, str(self.log), slots))
         else:
             self.board, self.pool = None, slurm_executor(self.lab, self.lab.build / "slurm")
         return self
 
     def submit(self, stage: Stage):
-        job = self.pool.submit(compute_one, type(self.lab), self.lab.args, stage)
+        if self.executor == "slurm":              # each job sized for its stage (thesislib.runs.estimate)
+            from thesislib.runs.estimate import job_size
+            self.pool.update_parameters(**job_size(stage, self.lab.profile))
+        job = self.pool.submit(StageJob() if self.executor == "slurm" else compute_one, type(self.lab),
+                               self.lab.args, stage)
         self.jobs.append(job)
         return job
 
@@ -177,21 +214,20 @@ class _Pool:
         return False
 
 
-def slurm_executor(lab, folder: Path):
-    """A submitit executor for SLURM jobs of the profile's size (`job_*` fields), one stage a job, its logs
-    in folder/<job id>/. A job runs this Python (sys.executable) on this checkout's code (PYTHONPATH and
-    working directory: the repository). Job states (a job that died without a result: timeout, out of
-    memory, cancelled) come from `sacct`; on a cluster without an accounting database (scripts/local_slurm.sh)
-    from `sacct --completion`, slurmctld's job completion log."""
+def slurm_executor(lab, folder: Path, requeues: int = 3):
+    """A submitit executor for SLURM jobs, one stage a job (each sized by thesislib.runs.estimate.job_size when
+    submitted), its logs in folder/<job id>/. A job runs this Python (sys.executable) on this checkout's code
+    (PYTHONPATH and working directory: the repository). A job that reaches its time limit is requeued (StageJob,
+    up to `requeues` times) and resumes from its last checkpoint. Job states (a job that died without a result:
+    out of memory, cancelled) come from `sacct`; on a cluster without an accounting database
+    (scripts/local_slurm.sh) from `sacct --completion`, slurmctld's job completion log."""
     import submitit
-    p = lab.profile
-    executor = submitit.SlurmExecutor(folder=str(folder / "%j"), python=shlex.quote(sys.executable))
+    executor = submitit.SlurmExecutor(folder=str(folder / "%j"), max_num_timeout=requeues,
+                                      python=shlex.quote(sys.executable))
     executor.job_class = _job_class(_slurm_config())
     repo = shlex.quote(str(REPO))
-    executor.update_parameters(time=max(1, round(60 * p.job_hours)), cpus_per_task=p.job_cpus,
-                               mem=f"{p.job_mem_gb}GB", job_name="thesislib",
-                               setup=[f"cd {repo}", f"export PYTHONPATH={repo}${{PYTHONPATH:+:$PYTHONPATH}}"],
-                               **({"gpus_per_node": p.job_gpus} if p.job_gpus else {}))
+    executor.update_parameters(job_name="thesislib",
+                               setup=[f"cd {repo}", f"export PYTHONPATH={repo}${{PYTHONPATH:+:$PYTHONPATH}}"])
     return executor
 
 
@@ -229,8 +265,24 @@ def compute_one(lab_type, lab_args: dict, stage: Stage) -> None:
     lab_type(**lab_args).run(stage)
 
 
-def _init_worker(sink, log: str) -> None:
-    """A local worker: its bars are drawn by the parent; what else it writes to stderr (warnings) goes to
+class StageJob:
+    """A SLURM job's function: compute_one. Near its time limit submitit calls `checkpoint` (SIGUSR2) and requeues
+    the job with what it returns, the same call: the stage's training resumes from its last checkpoint.pt."""
+
+    def __call__(self, lab_type, lab_args: dict, stage: Stage) -> None:
+        compute_one(lab_type, lab_args, stage)
+
+    def checkpoint(self, *args, **kwargs):
+        from submitit.helpers import DelayedSubmission
+        return DelayedSubmission(self, *args, **kwargs)
+
+
+def _init_worker(sink, log: str, slots=None) -> None:
+    """A local worker: pinned to its GPU (the next of `slots`, before anything starts CUDA, so the engine's
+    `cuda:0` is that GPU); its bars are drawn by the parent; what else it writes to stderr (warnings) goes to
     build/logs/stages.log."""
+    if slots is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = slots.get(timeout=60)
+        os.environ.pop("LOCAL_RANK", None)        # a worker is one process, never a torchrun rank
     progress.send_to(sink)
     sys.stderr = open(log, "a", buffering=1)

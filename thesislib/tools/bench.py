@@ -126,8 +126,7 @@ def _seg_workload(s: Sizes, profile_name: str):
     def make_batch(device):
         g = torch.Generator().manual_seed(0)
         return {"image": torch.rand(s.seg_batch, 3, h, w, generator=g).to(device),
-                "mask": torch.randint(0, 19, (s.seg_batch, h, w), generator=g).to(device),
-                "weight": torch.ones(s.seg_batch, h, w).to(device)}
+                "mask": torch.randint(0, 19, (s.seg_batch, h, w), generator=g).to(device)}
 
     info = {"model": "DeepLabV3+", "encoder": s.encoder, "decoder_channels": s.decoder_channels, "hw": list(s.seg_hw),
             "batch": s.seg_batch, "images_per_step": s.seg_batch, "optimizer": "AdamW (fused)", "grad_clip": 10.0}
