@@ -22,7 +22,7 @@ VARIANTS = {                                         # name: self-training optio
     "default (labeled batch whole, pseudo-labels on top, fine-tuning warm-up)": {},
     "control: the default without pseudo-labels": {"real_share": "zeros"},
     "empty-stream control: the same batches, pseudo-labels ignored": {"empty_stream": True},
-    "student lr x1 (the from-scratch rate)": {"lr_factor": 1.0},
+    "student lr x1 (the from-scratch rate, the previous design)": {"lr_factor": 1.0},
     "its control": {"lr_factor": 1.0, "real_share": "zeros"},
     "no warm-up": {"warmup": 0.0},
     "CBST with a confidence floor of 0.5": {"floor": 0.5},

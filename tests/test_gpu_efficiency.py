@@ -39,7 +39,8 @@ def test_a_missing_weight_gives_the_loss_of_an_all_ones_weight_bit_for_bit(strea
     mask[:, :2] = 255
     cw = torch.rand(19, generator=g) + 0.5
     ones = torch.ones(5, 16, 32)
-    method = SimpleNamespace(_class_weights_on=lambda device: cw, stream_counts=streams, weighted_streams=None)
+    method = SimpleNamespace(_class_weights_on=lambda device: cw, stream_counts=streams, weighted_streams=None,
+                             stream_shares=None)
     without = SegMethod.supervised_loss(method, logits, {"mask": mask})
     with_ones = SegMethod.supervised_loss(method, logits, {"mask": mask, "weight": ones})
     assert torch.equal(without, with_ones)

@@ -209,9 +209,9 @@ def convergence(df: pd.DataFrame):
         ax.fill_between(mean.index, mean - std, mean + std, color=style.PALETTE[k], alpha=0.2, linewidth=0)
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(df["steps"].unique()), [str(s) for s in sorted(df["steps"].unique())])
-    ax.set_xlabel("training steps of the teacher / oracle (batch 8, poly schedule)")
+    ax.set_xlabel("training steps of the teacher and the oracle (log scale)")
     ax.set_ylabel("mIoU on target val (%)")
-    fig.legend(frameon=False, loc="outside right upper")
+    fig.legend(frameon=False, loc="outside lower center", ncol=2)
     return fig
 
 

@@ -233,7 +233,7 @@ def _self_training_needs(s: Stage) -> dict:
 def _self_training_cost(s: Stage, p) -> float:
     c = self_training_config(s, p)
     pool = p.n_train + (p.n_extra if c.pool == "train+extra" else 0)
-    return c.rounds * (c.steps * p.batch_size + 0.5 * pool)
+    return sum(c.steps * sum(c.batch(p, k)) + 0.5 * pool for k in range(1, c.rounds + 1))
 
 
 @kind("self-training", SELF_TRAINING, "thesislib.methods.self_training", cost=_self_training_cost,
