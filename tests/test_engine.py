@@ -65,6 +65,8 @@ def test_step_sampler_is_a_function_of_the_step():
 
 def test_lr_schedules():
     assert lr_factor("poly", 0, 100) == 1 and lr_factor("poly", 99, 100) < 0.05
+    assert [lr_factor("poly", s, 100, warmup=10) for s in (0, 4, 9)] == [0.1, 0.5, 1.0]   # a linear warm-up first
+    assert lr_factor("poly", 10, 100, warmup=10) == lr_factor("poly", 10, 100)
     assert lr_factor("linear_decay", 40, 100) == 1 and lr_factor("linear_decay", 75, 100) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="lr_schedule"):
         lr_factor("cosine", 0, 10)

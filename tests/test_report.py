@@ -214,3 +214,15 @@ def test_the_export_audit_finds_missing_provenance_and_machine_paths(tmp_path):
     found = audit.problems(tmp_path)
     assert len(found) == 3 and all(f.startswith("fig_bare.") for f in found)
     assert any("machine path (/work/, build/" in f for f in found)     # (and the checkout's path, run from /work/...)
+
+
+def test_paired_difference_gives_the_t_interval_over_seeds():
+    from thesislib.report.tables import interval_text, paired_difference
+    raw = pd.DataFrame([{"row": r, "seed": s, "value": v} for s, (a, b) in enumerate([(3, 1), (4, 1), (5, 1)])
+                        for r, v in (("a", a), ("b", b))])
+    d = paired_difference(raw, "a", "b")          # differences 2, 3, 4: mean 3, sd 1, t(0.975, 2) = 4.303
+    assert d["seeds"] == 3 and d["mean"] == pytest.approx(3.0)
+    assert d["high"] - d["mean"] == pytest.approx(4.3027 / 3 ** 0.5, rel=1e-4) and d["finding"]
+    assert interval_text(d) == "+3.0 [0.5, 5.5]"
+    one = paired_difference(raw[raw["seed"] == 0], "a", "b")
+    assert interval_text(one) == "+2.0" and not one["finding"]        # one seed: no interval, never a finding

@@ -92,8 +92,9 @@ class SegMethod(Method):
         return self.class_weights
 
     def supervised_loss(self, logits, batch, streams: dict | None = None):
-        """Class-weighted CE of a labeled batch (its per-pixel `weight`, when it has one); with `stream_counts`, averaged per stream (`losses.stream_ce`),
-        each stream's part put into `streams` (what the training step logs) when given."""
+        """Class-weighted CE of a labeled batch (its per-pixel `weight`, when it has one); with `stream_counts`,
+        per stream (`losses.stream_ce`, weighed by `stream_shares`), each stream's part put into `streams` (what
+        the training step logs) when given."""
         from thesislib.losses import pseudo_label_ce, stream_ce
         cw = self._class_weights_on(logits.device)
         if self.stream_counts is None:
