@@ -71,6 +71,17 @@ def test_a_change_of_the_scoring_code_rescores_without_retraining(computed, monk
     assert status[f"score-{old_score}"] == "stale: code of metrics.py changed"
 
 
+def test_a_stage_key_reads_what_the_code_computes_not_its_comments(tmp_path):
+    original = '"""Module."""\nimport torch  # a comment\n\n\ndef f(x):\n    """Doubles."""\n    return 2 * x\n'
+    documented = '"""Module, now explained."""\nimport torch\n\n\ndef f(x):\n    """Doubles x (a longer docstring)."""\n    # the same computation\n    return 2 * x\n'
+    edited = original.replace("2 * x", "3 * x")
+    digests = []
+    for i, text in enumerate((original, documented, edited)):
+        (tmp_path / f"m{i}.py").write_text(text)
+        digests.append(stages.source_digest(tmp_path / f"m{i}.py"))
+    assert digests[0] == digests[1] != digests[2]
+
+
 def test_status_says_what_changed(computed):
     lab = Lab("smoke", build_dir=computed, overrides={"st_real_share": (0.25, 0.75)})
     rows = lab.status()

@@ -325,8 +325,20 @@ def code_files(module: str) -> tuple[Path, ...]:
     return tuple(sorted(p for p in seen if p.name not in NOT_RESULTS_CODE))
 
 
+def source_digest(path: Path) -> str:
+    """A hash of what a source file computes: its syntax tree without docstrings, so an edit of a comment, a
+    docstring or the layout keeps every stage's key (a multi-hour stage cache survives documentation)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:12]
+
+
 @cache
 def code_version(module: str) -> dict[str, str]:
-    """{file relative to the package: the hash of its source} of what `module` runs."""
-    return {p.relative_to(PACKAGE).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()[:12]
-            for p in code_files(module)}
+    """{file relative to the package: `source_digest`} of what `module` runs."""
+    return {p.relative_to(PACKAGE).as_posix(): source_digest(p) for p in code_files(module)}
