@@ -227,8 +227,8 @@ def per_class_table(lab, out: Exports) -> pd.DataFrame:
 def self_training_table(lab, out: Exports, options: dict | None = None) -> pd.DataFrame:
     """The self-training table: source only, the teacher, the control, the empty-stream control,
     self-training, the oracle (mean ± std over seeds), then the paired differences with their 95 % intervals."""
-    raw = []
-    for r in _val_rows(lab, plan.self_training_table(lab.profile, options)):
+    raw, rows = [], plan.self_training_table(lab.profile, options)
+    for r in _val_rows(lab, rows):
         val = r.pop("scores")
         raw += [{**r, "metric": m, "value": val[m]} for m in ("miou", "pixel_accuracy")]
     raw = pd.DataFrame(raw)
@@ -244,6 +244,10 @@ def self_training_table(lab, out: Exports, options: dict | None = None) -> pd.Da
     miou = raw[raw["metric"] == "miou"].pivot_table(index="seed", columns="row", values="value")
     gap = 100 * (miou["self_training"] - miou["source_only"]) / (miou["oracle"] - miou["source_only"])
     out.results["gap_closed_percent"] = gap.mean()
+    iou = {row: pd.DataFrame([lab.result(s)["iou"] for s in rows[row].values()]).mean()
+           for row in ("teacher", "self_training")}
+    drop = (iou["teacher"] - iou["self_training"])[iou["teacher"] >= 30]       # the classes the teacher has learned
+    out.results["classes_dropping_over_3"] = sorted(drop[drop > 3].index)
     return shown
 
 
