@@ -226,3 +226,17 @@ def test_paired_difference_gives_the_t_interval_over_seeds():
     assert interval_text(d) == "+3.0 [0.5, 5.5]"
     one = paired_difference(raw[raw["seed"] == 0], "a", "b")
     assert interval_text(one) == "+2.0" and not one["finding"]        # one seed: no interval, never a finding
+
+
+def test_chapter_5_goals_are_met_only_with_the_interval_and_every_learned_class_kept(tmp_path):
+    from thesislib.runs.chapters import Exports, self_training_goals
+    out = Exports(tmp_path, tmp_path)
+    out.results.update({"miou_self_training_minus_control": 2.5, "miou_self_training_minus_control_low": -0.3,
+                        "miou_self_training_minus_control_high": 5.3, "miou_self_training_minus_teacher": 4.2,
+                        "miou_self_training_minus_teacher_low": 3.0, "miou_self_training_minus_teacher_high": 5.4,
+                        "gap_closed_percent": 30.0, "classes_dropping_over_3": ["rider"]})
+    goals = self_training_goals(out)
+    assert goals["met"].tolist() == [False, True, False, False]          # +2.5 but its interval reaches below 0
+    assert goals["measured"].tolist() == ["+2.5 [-0.3, 5.3]", "+4.2 [3.0, 5.4]", "30 %", "rider"]
+    out.results.update({"miou_self_training_minus_control_low": 0.4, "classes_dropping_over_3": []})
+    assert self_training_goals(out)["met"].tolist() == [True, True, False, True]

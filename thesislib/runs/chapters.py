@@ -251,6 +251,24 @@ def self_training_table(lab, out: Exports, options: dict | None = None) -> pd.Da
     return shown
 
 
+def self_training_goals(out: Exports) -> pd.DataFrame:
+    """Chapter 5's goals (docs/results.md) against the numbers `self_training_table` put into `out.results`."""
+    r = out.results
+
+    def diff(a, b):
+        return {k: r[f"miou_{a}_minus_{b}{suffix}"] for k, suffix in (("mean", ""), ("low", "_low"), ("high", "_high"))}
+    st_control, st_teacher = diff("self_training", "control"), diff("self_training", "teacher")
+    dropped = r["classes_dropping_over_3"]
+    rows = [("self-training − control ≥ 2 mIoU, its 95 % interval above 0", interval_text(st_control),
+             st_control["mean"] >= 2 and st_control["low"] > 0),
+            ("student − teacher ≥ 4 mIoU", interval_text(st_teacher), st_teacher["mean"] >= 4),
+            ("≥ 42 % of the source-only → oracle gap closed (BDL on the real task)",
+             f"{r['gap_closed_percent']:.0f} %", r["gap_closed_percent"] >= 42),
+            ("no class the teacher has learned (IoU ≥ 30) loses more than 3 IoU", ", ".join(dropped) or "none",
+             not dropped)]
+    return pd.DataFrame(rows, columns=["goal", "measured", "met"]).set_index("goal")
+
+
 def self_training_rounds(lab, options: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(mIoU per round and seed, pseudo-label quality per round and seed, the same per class)."""
     curve = pd.DataFrame([{"round": r["row"], "seed": r["seed"], "stage": r["stage"], "miou": r["scores"]["miou"],
