@@ -27,7 +27,11 @@ def set_requires_grad(modules, flag: bool) -> None:
 
 
 class CycleGAN(Method):
-    """G_A: A -> B, G_B: B -> A, D_A judges B-domain images, D_B judges A-domain images (reference naming)."""
+    """The reference implementation's names for the paper's (Zhu et al. 2017, Eq. 1-3; X = A = synthetic,
+    Y = B = real): G_A is the paper's G: X -> Y, G_B is F: Y -> X, D_A is D_Y (judges B-domain images), D_B is
+    D_X. The generators' loss is L_GAN(G, D_Y) + L_GAN(F, D_X) + lambda L_cyc (cycle_A: ||F(G(x)) - x||_1,
+    cycle_B: ||G(F(y)) - y||_1) + the identity terms (idt_A: ||G(y) - y||_1, idt_B: ||F(x) - x||_1) at
+    lambda_identity * lambda; each discriminator's is the least-squares GAN loss on real and pooled fakes."""
 
     def __init__(self, ngf=64, n_blocks=9, ndf=64, lambda_cycle=10.0, lambda_identity=0.5, pool_size=50,
                  lr=2e-4, beta1=0.5, gan_mode="lsgan", batch_size=1, upsample="transpose"):

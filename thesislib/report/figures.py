@@ -226,7 +226,7 @@ def pseudo_label_quality(overall: pd.DataFrame, per_class: pd.DataFrame | None =
     shown = [c for c in ("precision", "class_mean_precision", "coverage") if c in overall and overall[c].notna().any()]
     o = overall.groupby("round")[shown].mean()
     for column, marker, label in (("precision", "o", "precision (pixels)"),
-                                  ("class_mean_precision", "^", "precision (mean of classes)"),
+                                  ("class_mean_precision", "^", "precision (class mean)"),
                                   ("coverage", "s", "coverage")):
         if column in o:
             ax.plot(o.index, o[column], marker=marker, label=label)
@@ -235,8 +235,10 @@ def pseudo_label_quality(overall: pd.DataFrame, per_class: pd.DataFrame | None =
     ax.set_ylabel("pixels (%)")
     ax.set_ylim(0, 100)
     ax.set_title("all classes")
-    ax.legend(frameon=False, loc="best")
-    if per_class is not None:
+    lines = ax.get_legend_handles_labels()
+    if per_class is None:
+        ax.legend(*lines, frameon=False, loc="best")
+    else:
         import seaborn as sns
         for ax, metric in zip(axes[0, 1:], ("precision", "coverage")):
             values = per_class.assign(**{metric: pd.to_numeric(per_class[metric])})
@@ -252,9 +254,10 @@ def pseudo_label_quality(overall: pd.DataFrame, per_class: pd.DataFrame | None =
             ax.set_xlabel("round")
             ax.set_ylabel("")
             ax.tick_params(axis="y", labelsize=8)
-        fig.legend(handles=[Patch(facecolor="0.92", edgecolor="0.6", linewidth=0.5,
-                                  label="grey: no pixels of the class pseudo-labeled (precision) or present (coverage)")],
-                   loc="outside lower center", frameon=False, fontsize=8)
+        grey = Patch(facecolor="0.92", edgecolor="0.6", linewidth=0.5,
+                     label="grey: none pseudo-labeled / none present")
+        # under the panels, where no line can run through it
+        fig.legend(handles=lines[0] + [grey], loc="outside lower center", ncols=2, frameon=False, fontsize=8)
     return fig
 
 

@@ -313,10 +313,11 @@ FIGURE_KO = {
     "source (GTA5)": "소스(GTA5)", "target train": "타깃 학습", "target val": "타깃 검증",
     "self-training (round 0 = teacher)": "자기 학습(라운드 0 = 교사)", "round": "라운드", "precision": "정밀도",
     "coverage": "커버리지", "pixels (%)": "픽셀(%)", "all classes": "전체 클래스", "precision, coverage (%)": "정밀도, 커버리지(%)",
-    "grey: no pixels of the class pseudo-labeled (precision) or present (coverage)":
-        "회색: 해당 클래스의 의사 레이블 픽셀(정밀도) 또는 픽셀(커버리지)이 없음",
+    "grey: none pseudo-labeled / none present": "회색: 의사 레이블 픽셀 없음 / 픽셀 없음",
+    "precision (pixels)": "정밀도(픽셀)", "precision (class mean)": "정밀도(클래스 평균)",
     "labeled share of target-train images": "타깃 학습 영상의 레이블 비율", "source only (GTA5)": "소스만(GTA5)",
     "oracle (target labels)": "오라클(타깃 레이블)", "control (no pseudo-labels)": "대조군(의사 레이블 없음)",
+    "empty-stream control": "빈 스트림 대조군",
     "no target labels: self-training": "타깃 레이블 없음: 자기 학습", "no target labels: teacher only": "타깃 레이블 없음: 교사만",
     "labeled only": "레이블만", "S+T (translated source + labels)": "S+T(변환 소스 + 레이블)",
     "translated model fine-tuned": "변환 모델 미세 조정", "target-only self-training": "타깃만 자기 학습",
