@@ -165,13 +165,15 @@ FIGURES_OF = {"01_datasets": ["fig_samples", "fig_class_frequency"], "02_image_t
 
 
 def test_executed_notebooks_show_every_figure_inline_and_the_rows_they_compare(smoke):
-    """A reader of the executed notebooks sees each figure the notebook exports (one PNG output each) and, where
-    a chapter reads stages, the plan's rows as a table."""
+    """A reader of the executed notebooks sees each figure the notebook exports (one PNG output each, its caption
+    as alternative text) and, where a chapter reads stages, the plan's rows as a table."""
     assert smoke[0] == 0 and sorted(sum(FIGURES_OF.values(), [])) == sorted(FIGURES)
     for name, figs in FIGURES_OF.items():
         nb = read(TEST_BUILD / "smoke" / "notebooks" / f"{name}.ipynb")
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-        assert sum("image/png" in o.get("data", {}) for o in outputs) == len(figs), name
+        pngs = [o for o in outputs if "image/png" in o.get("data", {})]
+        assert len(pngs) == len(figs), name
+        assert all(o.metadata["image/png"]["alt"] for o in pngs), name      # the figure's caption, for nbconvert HTML
         if name != "01_datasets":
             shown = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("rows(plan.")]
             assert shown and all("text/html" in c.outputs[0]["data"] for c in shown), name
