@@ -173,7 +173,8 @@ def test_executed_notebooks_show_every_figure_inline_and_the_rows_they_compare(s
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
         pngs = [o for o in outputs if "image/png" in o.get("data", {})]
         assert len(pngs) == len(figs), name
-        assert all(o.metadata["image/png"]["alt"] for o in pngs), name      # the figure's caption, for nbconvert HTML
+        alts = [o.metadata["image/png"]["alt"] for o in pngs]          # the figure's caption, as plain text
+        assert all(alts) and not any("$" in a or "\\" in a for a in alts), (name, alts)
         if name != "01_datasets":
             shown = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("rows(plan.")]
             assert shown and all("text/html" in c.outputs[0]["data"] for c in shown), name

@@ -20,7 +20,7 @@ from thesislib.io import atomic_write_text
 from thesislib.report import figures, style
 from thesislib.report.tables import (ST_DIFFERENCES, aggregate, git_commit, interval_text, mean_std_frame,
                                      paired_difference, reference)
-from thesislib.report.text import figure_caption
+from thesislib.report.text import figure_caption, plain_text
 from thesislib.report.thesis import csv_header, write_thesis_table
 from thesislib.runs import plan
 from thesislib.runs.stages import S
@@ -50,13 +50,13 @@ class Exports:
         if data is not None:
             atomic_write_text(self.figures_dir / f"{name}.csv",
                               csv_header(name, provenance, self.lang) + data.to_csv(index=False))
-        show(fig, alt=figure_caption(name, self.lang))
+        show(fig, alt=plain_text(figure_caption(name, self.lang)))
         figures.close(fig)
 
 
 def show(fig, dpi: int = 110, alt: str | None = None) -> None:
     """Display `fig` as a PNG in the notebook (or IPython) running this, whatever the matplotlib backend, with
-    `alt` as its alternative text (nbconvert's HTML reads it); nothing elsewhere."""
+    `alt` as its alternative text (for screen readers; nbconvert's classic HTML template reads it); nothing elsewhere."""
     from IPython import get_ipython
     if get_ipython() is not None:
         import io
