@@ -90,6 +90,17 @@ def test_status_says_what_changed(computed):
     assert stale and all("st_real_share" in r["status"] for r in stale), stale
 
 
+def test_status_names_an_exploration_other_not_stale(computed):
+    """A stage the plan does not name (self-training with other options) is an exploration: "other", even though
+    the plan holds a self-training stage of the same seed and teacher."""
+    lab = Lab("smoke", build_dir=computed, engine={"progress": False})
+    variant = S("self_training", seed=0, options={"floor": 0.9})
+    assert runner.compute(lab, [variant], workers=1) == 1
+    rows = lab.status()
+    assert [r["status"] for r in rows if r["stage"] == str(variant)] == ["other"]
+    assert "current" in [r["status"] for r in rows if r["stage"] == "self_training(seed=0)"]
+
+
 def test_every_kind_reads_only_the_profile_fields_it_declares(computed, tmp_path):
     """The key of a stage holds the profile fields its kind declares; a kind that read another field would be
     reused wrongly. Each kind's function runs here again on a profile that records what is read."""

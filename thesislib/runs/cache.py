@@ -52,9 +52,9 @@ class StageCache:
     def status(self, current: dict, code: dict) -> list[dict]:
         """One row per cache entry: stage, folder, complete/partial, bytes, and its state: "current" (a stage
         of the plan, `current` = {key: (stage, record)}), "stale: <what changed>" (its code is older than
-        the current `code` of its kind, or a stage of the plan now reads something else), or "other" (an
-        exploration: current code, not in the plan)."""
-        by_identity = {(r["kind"], json.dumps(r["params"], sort_keys=True, default=str)): r for _, r in current.values()}
+        the current `code` of its kind, or the plan's stage of the same name now reads something else), or
+        "other" (an exploration: current code, a stage the plan does not name, e.g. other options)."""
+        by_name = {str(stage): r for stage, r in current.values()}
         rows = []
         for d, info in self.entries():
             key = d.name.rsplit("-", 1)[-1]
@@ -63,7 +63,7 @@ class StageCache:
             elif info.get("code") != code.get(info.get("kind")):
                 state = "stale: " + _changed("code of", info.get("code") or {}, code.get(info.get("kind")) or {})
             else:
-                twin = by_identity.get((info.get("kind"), json.dumps(info.get("params"), sort_keys=True, default=str)))
+                twin = by_name.get(info.get("stage"))
                 state = "stale: " + _why(info, twin) if twin else "other"
             rows.append({"stage": info.get("stage", info.get("kind")), "dir": d.name,
                          "state": "complete" if info.get("complete") else "partial", "status": state,
