@@ -20,6 +20,17 @@ def latex_escape(text) -> str:
     return "".join(_LATEX_SPECIAL.get(c, c) for c in str(text))
 
 
+# the markup latex_escape writes for symbols, and what the captions write by hand, back to the symbols
+_PLAIN = {**{v: k for k, v in _LATEX_SPECIAL.items() if v.startswith("$")}, r"\%": "%", "$-$": "−", r"$^{\dagger}$": "†"}
+
+
+def plain_text(latex: str) -> str:
+    """A caption's LaTeX as plain text (a figure's alternative text in a notebook)."""
+    for markup, char in _PLAIN.items():
+        latex = latex.replace(markup, char)
+    return latex
+
+
 def mean_std_frame(mean: pd.DataFrame, std: pd.DataFrame | None = None, precision: int = 2) -> pd.DataFrame:
     """A notebook's view of a table: each cell "mean ± std", or the value alone where there is no spread
     (one seed: std is NaN), "--" where there is no value; as in the .tex."""

@@ -303,16 +303,6 @@ def figure_caption(name: str, lang: str = "en") -> str:
     return FIGURES[name][check_lang(lang)]
 
 
-_PLAIN = {r"$\pm$": "±", r"$\times$": "×", r"$\rightarrow$": "→", r"$-$": "−", r"\%": "%", r"$^{\dagger}$": "†"}
-
-
-def plain_text(latex: str) -> str:
-    """A caption's LaTeX as plain text (a figure's alternative text in a notebook)."""
-    for markup, char in _PLAIN.items():
-        latex = latex.replace(markup, char)
-    return latex
-
-
 # The figures' lettering in Korean (thesislib.report.figures.lettered): whole texts, then the words of a text.
 FIGURE_KO = {
     "source image": "소스 영상", "source labels": "소스 레이블", "target image": "타깃 영상", "target labels": "타깃 레이블",

@@ -19,8 +19,8 @@ from thesislib.data.labels import CLASS_NAMES
 from thesislib.io import atomic_write_text
 from thesislib.report import figures, style
 from thesislib.report.tables import (ST_DIFFERENCES, aggregate, git_commit, interval_text, mean_std_frame,
-                                     paired_difference, reference)
-from thesislib.report.text import figure_caption, plain_text
+                                     paired_difference, plain_text, reference)
+from thesislib.report.text import figure_caption
 from thesislib.report.thesis import csv_header, write_thesis_table
 from thesislib.runs import plan
 from thesislib.runs.stages import S
