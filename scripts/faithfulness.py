@@ -3,12 +3,15 @@
   python scripts/faithfulness.py [TABLES_DIR]
 
 classes the oracle learns, the source-only / oracle ratio, the ordering source-only < translated < self-training
-<= oracle per seed, self-training against its teacher and its control per seed, the share of the gap it closes,
-and each data-dependency row per labeled share.
+<= oracle per seed, the share of the gap self-training closes, each data-dependency row per labeled share, and every
+paired difference the README names with its 95 % interval over the seeds (a finding only when it excludes 0).
 """
 import sys
 from pathlib import Path
 
+import pandas as pd
+
+from thesislib.report.tables import interval_text, paired_difference
 from thesislib.report.thesis import read_table
 
 tables = Path(sys.argv[1] if len(sys.argv) > 1 else "tables")
@@ -42,12 +45,15 @@ for (f, row), part in dd.groupby(["fraction", "row"], sort=False):
           f"{part['miou'].round(1).tolist()}), {part['visits_per_image'].iloc[0]:g} visits per labeled image; "
           f"{part['miou'].mean() / full:.2f} of labeled-only with all labels")
 
-# which differences exceed the spread: the same seed's two rows (one CycleGAN, one teacher), per seed
-print("paired differences (per seed; 'every seed' when all have the sign of the mean):")
+# which differences are findings: the same seed's two rows (one CycleGAN, one teacher), paired by seed
+print("paired differences, mean [95 % t-interval over the seeds] (a finding only when the interval excludes 0):")
 pairs = {"translated - source only": (miou["translated"], so), "FDA - source only": (miou["fda"], so),
          "self-training - teacher": (st["self_training"], st["teacher"]),
          "self-training - control": (st["self_training"], st["control"]),
          "control - teacher": (st["control"], st["teacher"])}
+if "empty_stream" in st:
+    pairs.update({"self-training - empty-stream control": (st["self_training"], st["empty_stream"]),
+                  "empty-stream control - control": (st["empty_stream"], st["control"])})
 pairs.update({f"{m} - teacher": (miou[m], tr) for m in ("adversarial_output", "adversarial_feature", "entropy")})
 pairs.update({f"self-training - {m}": (miou["self_training"], miou[m]) for m in ("adversarial_output", "adversarial_feature")})
 dd_seed = dd.pivot_table(index=["fraction", "seed"], columns="row", values="miou")
@@ -58,6 +64,7 @@ for f, part in dd_seed.groupby(level=0):
             pairs[f"1/{round(1 / f)}: {a} - {b}" if f < 1 else f"all labels: {a} - {b}"] = (part[a].droplevel(0),
                                                                                                part[b].droplevel(0))
 for name, (a, b) in pairs.items():
-    d = (a - b).dropna()
-    every = "every seed" if (d > 0).all() or (d < 0).all() else "not on every seed"
-    print(f"  {name}: {d.mean():+.2f} (per seed {d.round(1).tolist()}; {every})")
+    long = pd.concat([pd.DataFrame({"seed": s.index, "row": row, "value": s.values}) for row, s in (("a", a), ("b", b))])
+    d = paired_difference(long, "a", "b")
+    verdict = "finding" if d["finding"] else "not a finding"
+    print(f"  {name}: {interval_text(d, 2)} over {d['seeds']} seeds, {verdict} (per seed {(a - b).dropna().round(1).tolist()})")

@@ -228,6 +228,21 @@ def test_paired_difference_gives_the_t_interval_over_seeds():
     assert interval_text(one) == "+2.0" and not one["finding"]        # one seed: no interval, never a finding
 
 
+def test_faithfulness_calls_a_difference_a_finding_only_when_its_interval_excludes_0():
+    import re
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(repo / "scripts/faithfulness.py"), str(repo / "tables")],
+                         capture_output=True, text=True, check=True).stdout
+    verdicts = re.findall(r"^  (.+): [+-]([\d.]+) \[(-?[\d.]+), (-?[\d.]+)\] over (\d+) seeds, (not a finding|finding)",
+                          out, re.M)
+    assert len(verdicts) >= 10 and any(v[0] == "self-training - control" for v in verdicts)
+    for name, _, low, high, seeds, verdict in verdicts:
+        excludes_0 = float(low) > 0 or float(high) < 0
+        assert int(seeds) >= 2 and (verdict == "finding") == excludes_0, name
+
+
 def test_chapter_5_goals_are_met_only_with_the_interval_and_every_learned_class_kept(tmp_path):
     from thesislib.runs.chapters import Exports, self_training_goals
     out = Exports(tmp_path, tmp_path)
