@@ -255,3 +255,16 @@ def test_chapter_5_goals_are_met_only_with_the_interval_and_every_learned_class_
     assert goals["measured"].tolist() == ["+2.5 [-0.3, 5.3]", "+4.2 [3.0, 5.4]", "30 %", "rider"]
     out.results.update({"miou_self_training_minus_control_low": 0.4, "classes_dropping_over_3": []})
     assert self_training_goals(out)["met"].tolist() == [True, True, False, True]
+
+
+def test_chapter_differences_are_paired_by_seed_and_findings_only_when_the_interval_excludes_0(tmp_path):
+    from thesislib.runs.chapters import Exports, _differences
+    out = Exports(tmp_path, tmp_path)
+    raw = pd.DataFrame([{"row": row, "seed": seed, "miou": v} for seed, (base, big, noisy) in
+                        enumerate([(20, 23, 24), (30, 32, 27), (25, 28, 26)])
+                        for row, v in (("base", base), ("big", big), ("noisy", noisy))])   # seeds differ by 10
+    shown = _differences(out, raw, [("big", "base"), ("noisy", "base")], {"base": "B", "big": "G", "noisy": "N"})
+    assert shown.index.tolist() == ["G − B", "N − B"] and shown["seeds"].tolist() == [3, 3]
+    assert shown["finding"].tolist() == ["yes", "no"]           # +3, +2, +3 paired; +4, -3, +1 not
+    assert shown.loc["G − B", "mIoU difference [95 % interval]"] == "+2.7 [1.2, 4.1]"
+    assert out.results["miou_big_minus_base"] == pytest.approx(8 / 3) and out.results["miou_noisy_minus_base_low"] < 0

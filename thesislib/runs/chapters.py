@@ -77,6 +77,19 @@ def _val_rows(lab, rows: dict, **columns) -> list[dict]:
     return out
 
 
+def _differences(out: "Exports", raw: pd.DataFrame, pairs, words: dict, key: str = "") -> pd.DataFrame:
+    """Paired mIoU differences of a long frame (columns row, seed, miou), each with its 95 % interval over the
+    seeds and whether it is a finding (the interval excludes 0); into `out.results` as miou_{key}{a}_minus_{b}."""
+    shown = {}
+    for a, b in pairs:
+        d = paired_difference(raw, a, b, value="miou")
+        shown[f"{words[a]} − {words[b]}"] = {"mIoU difference [95 % interval]": interval_text(d), "seeds": d["seeds"],
+                                            "finding": "yes" if d["finding"] else "no"}
+        out.results.update({f"miou_{key}{a}_minus_{b}{suffix}": d[k]
+                            for suffix, k in (("", "mean"), ("_low", "low"), ("_high", "high"))})
+    return pd.DataFrame.from_dict(shown, orient="index")
+
+
 # ---------------------------------------------------------------- 01 datasets
 def datasets_table(lab, out: Exports) -> pd.DataFrame:
     """Table 4.1 from the check-data statistics of the data root (no stage)."""
@@ -224,6 +237,21 @@ def per_class_table(lab, out: Exports) -> pd.DataFrame:
     return per_class.round(1)
 
 
+ADAPTATION_DIFFERENCES = (("translated", "source_only"), ("fda", "source_only"), ("adversarial_output", "translated"),
+                          ("adversarial_feature", "translated"), ("entropy", "translated"),
+                          ("self_training", "translated"), ("self_training", "adversarial_feature"))
+ADAPTATION_WORDS = {"source_only": "source only", "translated": "translated source (teacher)", "fda": "FDA",
+                    "adversarial_output": "output-level adversarial", "adversarial_feature": "feature-level adversarial",
+                    "entropy": "entropy minimisation", "self_training": "self-training"}
+
+
+def adaptation_differences(lab, out: Exports) -> pd.DataFrame:
+    """What each adaptation method adds to what it starts from, paired by seed (a seed's rows share its CycleGAN
+    and teacher), with the 95 % interval: a finding only when it excludes 0."""
+    raw = pd.DataFrame([{**r, "miou": r.pop("scores")["miou"]} for r in _val_rows(lab, plan.per_class(lab.profile))])
+    return _differences(out, raw, ADAPTATION_DIFFERENCES, ADAPTATION_WORDS)
+
+
 # ---------------------------------------------------------------- 05 self-training
 def self_training_table(lab, out: Exports, options: dict | None = None) -> pd.DataFrame:
     """The self-training table: source only, the teacher, the control, the empty-stream control,
@@ -341,8 +369,9 @@ DD_WORDS = {"labeled_only": "labeled only", "joint": "S+T (translated source + l
             "loop": "synthetic teacher + self-training"}
 
 
-def data_dependency_table(lab, out: Exports) -> pd.DataFrame:
-    """The data-dependency table and figure: each baseline at each labeled fraction, with its label visits."""
+def _data_dependency_rows(lab) -> tuple[pd.DataFrame, dict]:
+    """One row per (way of using the labels, labeled fraction, seed) with its label visits; and the mIoU of the
+    references without target labels, {row: [per seed]}."""
     n_train = len(lab.dataset("train"))
     raw, refs = [], {}
     for (row, f), per_seed in plan.data_dependency(lab.profile).items():
@@ -355,7 +384,12 @@ def data_dependency_table(lab, out: Exports) -> pd.DataFrame:
             raw.append({"row": row, "fraction": f, "labeled_images": n, "seed": seed, "stage": str(stage["model"]),
                         "visits_per_image": round(label_visits(lab, stage["model"]) / n, 1),
                         "miou": val["miou"], "pixel_accuracy": val["pixel_accuracy"]})
-    raw = pd.DataFrame(raw)
+    return pd.DataFrame(raw), refs
+
+
+def data_dependency_table(lab, out: Exports) -> pd.DataFrame:
+    """The data-dependency table and figure: each baseline at each labeled fraction, with its label visits."""
+    raw, refs = _data_dependency_rows(lab)
     out.table(lab, raw, "table_data_dependency", "data_dependency_table")
     references = {"no target labels: self-training": np.mean(refs["self_training"]),
                   "no target labels: teacher only": np.mean(refs["teacher"])}
@@ -366,6 +400,22 @@ def data_dependency_table(lab, out: Exports) -> pd.DataFrame:
     out.results.update({f"miou_{row}_{f:g}": mean.loc[f, row] for f in mean.index for row in mean.columns
                         if pd.notna(mean.loc[f, row])})
     return mean_std_frame(mean, std)
+
+
+DD_DIFFERENCES = (("joint", "labeled_only"), ("finetuned", "labeled_only"), ("target_ssl", "labeled_only"),
+                  ("loop", "labeled_only"), ("loop", "joint"), ("loop", "target_ssl"))
+
+
+def data_dependency_differences(lab, out: Exports) -> pd.DataFrame:
+    """At each labeled fraction, what synthetic data, fine-tuning, unlabeled real images and the thesis' loop add,
+    paired by seed, with the 95 % interval: a finding only when it excludes 0."""
+    raw, _ = _data_dependency_rows(lab)
+    parts = []
+    for f, part in raw.groupby("fraction"):
+        pairs = [(a, b) for a, b in DD_DIFFERENCES if {a, b} <= set(part["row"])]
+        share = "all labels" if f == 1 else figures.fraction_label(f)
+        parts.append(_differences(out, part, pairs, DD_WORDS, key=f"{f:g}_").rename(index=lambda r: f"{share}: {r}"))
+    return pd.concat(parts).rename_axis("labeled share: difference")
 
 
 # ---------------------------------------------------------------- 07 comparison
