@@ -268,3 +268,14 @@ def test_chapter_differences_are_paired_by_seed_and_findings_only_when_the_inter
     assert shown["finding"].tolist() == ["yes", "no"]           # +3, +2, +3 paired; +4, -3, +1 not
     assert shown.loc["G − B", "mIoU difference [95 % interval]"] == "+2.7 [1.2, 4.1]"
     assert out.results["miou_big_minus_base"] == pytest.approx(8 / 3) and out.results["miou_noisy_minus_base_low"] < 0
+
+
+def test_the_readme_results_table_is_the_one_the_committed_tables_give():
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(repo / "scripts/results_table.py"), str(repo / "tables")],
+                         capture_output=True, text=True, check=True).stdout
+    table = [line for line in out.splitlines() if line.startswith("| ")]
+    readme = (repo / "README.md").read_text()
+    assert len(table) >= 9 and all(line in readme for line in table), "README.md: rerun scripts/results_table.py"
