@@ -12,6 +12,8 @@ Steps, in order (each a subprocess under its own cap, so a step that hangs or ru
 3. side:   the `gpu` profile's step (ResNet-18 64x128 batch 8) in 1 and `stages_per_gpu` processes at once on the
            one GPU: their summed images/s (the gain of stages side by side);
 4. kinds:  the `gpu` profile's DeepLabV3+ and CycleGAN steps (every stage kind trains one of the two), fp32 and bf16;
+   kinds_compile: the same in bf16 + channels_last + torch.compile (CUDA only): whether compiling pays for the
+           small, launch-bound steps (the `gpu` profile sets `compile` only where this says so);
 5. time:   scripts/paper_time.py for paper and gpu from the rates measured (rates.json).
 OUT receives at most 5 files: log.txt (every step's output), figures.json (after every step), rates.json,
 check.png (one panel per step, redrawn after every step) and paper_time.txt. Without CUDA the same steps run on the
@@ -27,8 +29,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = [sys.executable] + (["-S"] if sys.flags.no_site else [])      # a bare interpreter stays bare
-STEPS = ("steps", "compile", "loader", "side", "kinds", "time")
-CAPS = {"steps": 0.12, "compile": 0.30, "loader": 0.16, "side": 0.16, "kinds": 0.12, "time": 0.05}   # budget shares
+STEPS = ("steps", "compile", "loader", "side", "kinds", "kinds_compile", "time")
+CAPS = {"steps": 0.11, "compile": 0.24, "loader": 0.14, "side": 0.14, "kinds": 0.10, "kinds_compile": 0.12,
+        "time": 0.05}                                                                 # budget shares
+COMPILED = {"steps": "compile", "kinds": "kinds_compile"}     # each bench step and its compiled twin
 SIZES = {"paper": {"model": "paper", "small": "gpu", "world": "paper-check", "seconds": 3.0, "warmup": 3, "side": 8.0,
                    "n": None},
          "tiny": {"model": "smoke", "small": "smoke", "world": "smoke", "seconds": 0.2, "warmup": 1, "side": 1.0, "n": 2}}
@@ -176,6 +180,7 @@ def run_step(name: str, out: Path, size_name: str) -> None:
               "compile": lambda: step_bench(work, size["model"], size, ("bf16_cl_compile",)),
               "loader": lambda: step_loader(work, size),
               "side": lambda: step_side(work, size), "kinds": lambda: step_bench(work, size["small"], size),
+              "kinds_compile": lambda: step_bench(work, size["small"], size, ("bf16_cl_compile",)),
               "time": lambda: step_time(work, out)}[name]()
     write_json(work / f"{name}.json", result)
 
@@ -187,7 +192,7 @@ def rates_of(figures: dict, size: dict) -> dict:
     for profile, step in (("paper", "steps"), ("gpu", "kinds")):
         compiled = get_profile(size["model" if profile == "paper" else "small"]).compile
         config = "bf16_cl_compile" if compiled else "bf16_cl"
-        found = figures.get("compile" if compiled else step, {})
+        found = figures.get(COMPILED[step] if compiled else step, {})
         seg, gan = rate(found, "deeplabv3plus", config), rate(found, "gan", config)
         if seg and gan:
             doc[profile] = {"seg": seg, "gan": gan}
@@ -211,7 +216,7 @@ def draw(figures: dict, path: Path) -> None:
             ax.text(0.5, 0.5, (found or {}).get("error", "not measured")[:60], ha="center", transform=ax.transAxes)
             continue
         if step in ("steps", "kinds"):
-            runs = [found] + ([figures.get("compile", {})] if step == "steps" else [])
+            runs = [found, figures.get(COMPILED[step], {})]
             bars = [(f"{k}\n{c}", r.get("images_per_s") or 0) for run in runs for k, m in run.get("models", {}).items()
                     for c, r in m.get("configs", {}).items()]
             ax.bar(range(len(bars)), [v for _, v in bars])
@@ -284,7 +289,7 @@ def main() -> int:
         write_json(out / "figures.json", figures)
         draw(figures, out / "check.png")
         print(f"gpu_check: step {name}: {'ok' if rc == 0 else rc} in {figures['seconds'][name]} s", file=log, flush=True)
-        if name == "kinds":
+        if name in ("kinds", "kinds_compile"):
             write_json(out / "rates.json", rates_of(figures, size))
     print(f"gpu_check: done in {time.time() - start:.0f} s; files in {out}", file=log, flush=True)
     print((out / "paper_time.txt").read_text() if (out / "paper_time.txt").exists() else "no estimates")
