@@ -8,9 +8,17 @@ of an earlier session, or RATES_JSON as scripts/gpu_check.py writes it from a de
 rate. What the GPU waits for is listed beside. The stages are then scheduled greedily (longest remaining chain first,
 as the runner orders them) on the GPUs of one node, `stages_per_gpu` at a time on each (their shared rate:
 `side_by_side` of the rates); the critical path bounds any number of GPUs.
+
+For a profile smaller than the paper's, the R50 rates are an upper bound on its time; a lower bound follows from the
+FLOPs of its models' training step (torch's FlopCounterMode) at the FLOP rate the paper models achieved: what the GPU
+would need if the small steps kept it as busy as the large ones (they do not: a 64x128 batch of 8 is launch-bound).
+The truth lies between the two until scripts/gpu_check.py measures the profile's own rates.
 """
 import argparse
 from collections import Counter
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from thesislib.runs import estimate, plan, runner
 from thesislib.runs.lab import Lab
@@ -23,6 +31,32 @@ WAITS = {"cyclegan": "translation writes a PNG per source image (writer threads,
          "joint": "two streams to decode per step (8 loader cores)"}
 REAL = {"n_source": 24_966, "n_train": 2_975, "n_val": 500, "n_extra": 19_998}      # GTA5 and Cityscapes
 GPUS = {"paper": (1, 4, 8), "gpu": (1,)}
+
+
+def step_flops(p) -> dict:
+    """FLOPs of one training step's forward and backward per image (DeepLabV3+) and per pair (CycleGAN's two
+    generators and two discriminators) of profile `p`, counted at 64x128 and scaled by the pixels (convolutions)."""
+    from thesislib.models.cyclegan import define_D, define_G
+    from thesislib.models.segmentation import build_segmenter
+
+    def count(modules, x) -> float:                  # on the meta device: shapes only, nothing computed
+        with FlopCounterMode(display=False) as c:
+            sum(m.to("meta")(x).float().mean() for m in modules).backward()
+        return c.get_total_flops()
+    x, scale = torch.randn(1, 3, 64, 128, device="meta"), lambda hw: hw[0] * hw[1] / (64 * 128)
+    seg = count([build_segmenter(p.encoder, decoder_channels=p.decoder_channels).train()], x)
+    gan = 2 * count([define_G(ngf=p.gan_ngf, n_blocks=p.gan_blocks, upsample=p.gan_upsample),
+                     define_D(ndf=p.gan_ndf)], x)
+    return {"seg": seg * scale(p.crop_hw or p.image_hw), "gan": gan * scale(p.gan_hw)}
+
+
+def compute_bound(p, rate: dict) -> dict:
+    """`rate` (the paper models') scaled by the paper's over `p`'s FLOPs per step: `p`'s rates at the same FLOP rate."""
+    from thesislib.profiles import get_profile
+    big, small = step_flops(get_profile("paper")), step_flops(p)
+    return {**rate, "seg": rate["seg"] * big["seg"] / small["seg"], "gan": rate["gan"] * big["gan"] / small["gan"],
+            "source": f"{rate['source']}, scaled by FLOPs per step (x{big['seg'] / small['seg']:.0f} DeepLabV3+, "
+                      f"x{big['gan'] / small['gan']:.0f} CycleGAN): a lower bound on the time"}
 
 
 def schedule(nodes, needs, time, slots: int) -> float:
@@ -55,7 +89,7 @@ def main(profile: str = "paper", rates_json: str | None = None) -> dict:
     for k, s in nodes.items():
         per_kind[s.kind] += time[k]
         count[s.kind] += 1
-    print(f"profile {profile}: {len(nodes)} stages; runs DeepLabV3+ {p.encoder} {p.image_hw[0]}x{p.image_hw[1]} "
+    print(f"profile {profile}: {len(nodes)} stages; runs DeepLabV3+ {p.encoder} {'x'.join(map(str, p.crop_hw or p.image_hw))} "
           f"batch {p.batch_size} bf16, CycleGAN {p.gan_hw[0]}x{p.gan_hw[1]} batch {p.gan_batch_size}, compile "
           f"{'on' if p.compile else 'off'}, {per} stage(s) per GPU")
     print(f"rates: DeepLabV3+ {rate['seg']:.1f} img/s, CycleGAN {rate['gan']:.1f} pairs/s, side by side "
@@ -65,7 +99,15 @@ def main(profile: str = "paper", rates_json: str | None = None) -> dict:
         print(f"{kind:<15}{count[kind]:>7}{t / 3600:>11.2f}  {WAITS.get(kind, '')}")
     walls = {n: schedule(nodes, needs, shared, n * per) / 3600 for n in GPUS.get(profile, (1, 4, 8))}
     print(f"total {sum(time.values()) / 3600:.2f} GPU hours; wall on "
-          + " / ".join(f"{n} GPU{'s' if n > 1 else ''}: {w:.2f} h" for n, w in walls.items()) + "\n")
+          + " / ".join(f"{n} GPU{'s' if n > 1 else ''}: {w:.2f} h" for n, w in walls.items()))
+    if profile != "paper" and not rates_json:
+        low = compute_bound(p, rate)
+        fast = {k: estimate.stage_seconds(s, p, low) * per / share for k, s in nodes.items()}
+        walls_low = {n: schedule(nodes, needs, fast, n * per) / 60 for n in GPUS.get(profile, (1, 4, 8))}
+        print(f"lower bound: {sum(fast.values()) / per * share / 60:.1f} GPU minutes; wall on "
+              + " / ".join(f"{n} GPU{'s' if n > 1 else ''}: {w:.1f} min" for n, w in walls_low.items())
+              + f"\n  ({low['source']})")
+    print()
     return {"gpu_hours": sum(time.values()) / 3600, "wall_hours": walls, "rate": rate}
 
 

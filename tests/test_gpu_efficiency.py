@@ -55,3 +55,19 @@ def test_cudnn_benchmark_is_set_on_cuda_only(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)        # a CUDA engine, faked on the CPU
     assert Engine(tmp_path, EngineConfig(steps=1, device="cuda")).device == torch.device("cuda", 0)
     assert torch.backends.cudnn.benchmark is True
+
+
+def test_paper_time_bounds_a_small_profile_between_its_flops_and_the_paper_rates():
+    import importlib.util
+    from pathlib import Path
+    from thesislib.profiles import get_profile
+    from thesislib.runs import estimate
+    path = Path(__file__).resolve().parents[1] / "scripts" / "paper_time.py"
+    spec = importlib.util.spec_from_file_location("paper_time", path)
+    paper_time = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paper_time)
+    big, small = paper_time.step_flops(get_profile("paper")), paper_time.step_flops(get_profile("gpu"))
+    assert 150 < big["seg"] / small["seg"] < 400 and big["gan"] / small["gan"] > 100   # R50 512x1024 vs R18 64x128
+    low = paper_time.compute_bound(get_profile("gpu"), estimate.rates())
+    assert low["seg"] == pytest.approx(estimate.H100["seg"] * big["seg"] / small["seg"])
+    assert "lower bound" in low["source"]
