@@ -399,7 +399,8 @@ def data_dependency_table(lab, out: Exports) -> pd.DataFrame:
     mean, std = aggregate(raw, "fraction", "row", value="miou")
     out.results.update({f"miou_{row}_{f:g}": mean.loc[f, row] for f in mean.index for row in mean.columns
                         if pd.notna(mean.loc[f, row])})
-    return mean_std_frame(mean, std)
+    shown = mean_std_frame(mean, std).rename(columns=DD_WORDS, index=figures.fraction_label)
+    return shown.rename_axis(index="labeled share", columns=None)
 
 
 DD_DIFFERENCES = (("joint", "labeled_only"), ("finetuned", "labeled_only"), ("target_ssl", "labeled_only"),
