@@ -56,6 +56,8 @@ ClusterName=local
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
+# a requeued job waits the credential lifetime before it starts again (120 s by default): 10 s here
+AuthInfo=cred_expire=10
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none

@@ -2,7 +2,9 @@
 failing job names its stage, and `reproduce` runs a notebook on what the jobs computed. Needs a SLURM cluster that answers here (CI starts one on localhost with
 scripts/local_slurm.sh and sets THESISLIB_TEST_SLURM=1, which turns a missing cluster into a failure);
 skipped otherwise."""
+import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -74,6 +76,42 @@ def test_reproduce_runs_a_notebook_on_the_stages_of_slurm_jobs(slurm, capsys):
     out = capsys.readouterr().out
     assert "as SLURM jobs" in out and "done: 1 notebooks" in out, out
     assert (slurm / "smoke" / "tables" / "table_4_3_direct_transfer.csv").is_file()
+
+
+def test_a_job_signalled_before_its_limit_is_requeued_and_resumes_to_the_same_numbers(slurm, tmp_path, capsys):
+    """SLURM warns a job with SIGUSR2 before its time limit (`--signal`); sent here by hand once the training has
+    checkpointed, so the test does not wait for a limit. submitit requeues the same call, which resumes from the
+    checkpoint (scripts/local_slurm.sh shortens the requeued job's wait to 10 s) and ends with the numbers of an
+    uninterrupted local run."""
+    import threading
+    settings = {"steps": 300, "ckpt_every": 10}
+    lab = Lab("smoke", build_dir=tmp_path / "jobs", overrides=settings)    # bars on: each run's first shows its start
+    stage = STAGES[0]
+    done = {}
+    worker = threading.Thread(target=lambda: done.update(n=runner.compute(lab, [stage], executor="slurm")))
+    worker.start()
+    checkpoint = lab.path(stage["model"]) / "checkpoint.pt"
+    for _ in range(600):
+        if checkpoint.exists():
+            break
+        time.sleep(0.2)
+    assert checkpoint.exists(), "the training never checkpointed"
+    job, = (p.name for p in (tmp_path / "jobs" / "slurm").iterdir() if p.is_dir())    # the oracle's, the only one
+    subprocess.run(["scancel", "--signal=USR2", job], check=True)
+    worker.join(timeout=600)
+    assert done.get("n") == 2, done
+    out, err = ((tmp_path / "jobs" / "slurm" / job / f"{job}_0_log.{x}").read_text() for x in ("out", "err"))
+    assert "Requeued job" in out and out.count("Starting with JobEnvironment") == 2, out
+    bars = [int(n) for n in re.findall(r"\| *(\d+)/300 ", err)]        # the bars of both runs, in order
+    restarts = [b for a, b in zip(bars, bars[1:]) if b < a]
+    assert len(restarts) == 1 and restarts[0] >= 10, restarts      # the second run began at its checkpoint, not 0
+    steps = [json.loads(line)["step"] for line in (lab.path(stage["model"]) / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] >= 290       # each logged step once, to the end
+    here = _lab(tmp_path / "local", **settings)
+    runner.compute(here, [stage], workers=1)
+    with capsys.disabled():
+        print(f"\nrequeued job {job}: mIoU {lab.result(stage)['miou']}, uninterrupted {here.result(stage)['miou']}")
+    assert lab.result(stage)["miou"] == here.result(stage)["miou"]
 
 
 # ---- without a cluster: each job's size, the requeue on a time-out, placement fields never divert exports
