@@ -15,15 +15,8 @@ OUT=${OUT:-build/gpu-check}
 PY=${PYTHON:-python3}
 WHEELS=${WHEELS:-.whl}
 SITE=${SITE:-/tmp/site}
-mkdir -p "$OUT" "$SITE"
-{
-    date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -2
-    if compgen -G "$WHEELS/*.whl" >/dev/null; then
-        timeout 60 $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-            --target "$SITE" "$WHEELS"/*.whl || echo "gpu_check: the wheels did not install"
-    fi
-} >>"$OUT/log.txt" 2>&1
-export PYTHONPATH="$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+mkdir -p "$OUT"
+source scripts/gpu_site.sh && gpu_site "$OUT/log.txt"
 timeout "$(( ${BUDGET:-430} + 30 ))" $PY scripts/gpu_check.py "$OUT" --size "${SIZE:-paper}" --budget "${BUDGET:-430}"
 rc=$?
 tail -n 40 "$OUT/log.txt"

@@ -75,3 +75,28 @@ def test_the_device_check_runs_on_a_bare_python_with_the_carried_packages(tmp_pa
     assert rates["paper"]["seg"] > 0 and rates["gpu"]["gan"] > 0 and "side_by_side" in rates["gpu"]
     estimates = (out / "paper_time.txt").read_text()
     assert "profile paper" in estimates and "profile gpu" in estimates and "wall on" in estimates
+
+
+def test_the_whole_reproduce_runs_on_a_bare_python_with_the_carried_jupyter_stack(tmp_path):
+    """scripts/gpu_reproduce.sh as on the device (smoke size, CPU): stages, the seven notebooks on the bare
+    interpreter's python3 kernel, one archive back."""
+    import tarfile
+    carried = set(CARRIED) | _closure(["papermill", "ipykernel"]) - _closure(MACHINE)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHON": f"{sys.executable} -S",
+           "PYTHONPATH": str(_link(_closure(MACHINE) - carried, tmp_path / "machine")),
+           "SITE": str(_link(carried, tmp_path / "site")), "WHEELS": str(tmp_path / "no-wheels"),
+           "OUT": str(tmp_path / "out"), "PROFILE": "smoke", "THESISLIB_BUILD": str(tmp_path / "build"),
+           "CUDA_VISIBLE_DEVICES": "", "THESISLIB_KERNEL": "python3"}
+    spec = tmp_path / ".local" / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"   # a bare kernel too
+    spec.parent.mkdir(parents=True)
+    spec.write_text(json.dumps({"argv": [sys.executable, "-S", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                "display_name": "Python 3 (bare)", "language": "python"}))
+    done = subprocess.run(["bash", str(REPO / "scripts" / "gpu_reproduce.sh")], env=env, capture_output=True,
+                          text=True, timeout=900)
+    log = (tmp_path / "out" / "log.txt").read_text()
+    assert done.returncode == 0, log[-4000:]
+    assert "kernel python3" in log and "done: 7 notebooks" in log and re.search(r"gpu_reproduce: rc 0 after \d+ s", log)
+    with tarfile.open(tmp_path / "out" / "reproduce.tar.gz") as archive:
+        names = archive.getnames()
+    assert sum(n.startswith("notebooks/") and n.endswith(".ipynb") for n in names) == 7, names
+    assert "tables/table_self_training.tex" in names and "figures/fig_per_class_iou.pdf" in names, names

@@ -5,6 +5,7 @@ notebooks stay output-free); the notebooks get `exports="thesis"`, so they write
 (any other run of a notebook writes under build/). A failing notebook stops the run, names the notebook and
 the cell, and keeps the partially executed copy for inspection.
 """
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,9 @@ KERNEL = "thesislib"          # installed by `make setup`; python3 otherwise
 
 
 def kernel_name() -> str:
-    """"thesislib" when that kernelspec is installed (make setup), else "python3"."""
+    """$THESISLIB_KERNEL if set, else "thesislib" when that kernelspec is installed (make setup), else "python3"."""
+    if os.environ.get("THESISLIB_KERNEL"):
+        return os.environ["THESISLIB_KERNEL"]
     try:
         from jupyter_client.kernelspec import KernelSpecManager
         return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
