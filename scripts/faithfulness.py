@@ -9,9 +9,7 @@ paired difference the README names with its 95 % interval over the seeds (a find
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from thesislib.report.tables import interval_text, paired_difference
+from thesislib.report.tables import interval_text, t_interval
 from thesislib.report.thesis import read_table
 
 tables = Path(sys.argv[1] if len(sys.argv) > 1 else "tables")
@@ -64,7 +62,6 @@ for f, part in dd_seed.groupby(level=0):
             pairs[f"1/{round(1 / f)}: {a} - {b}" if f < 1 else f"all labels: {a} - {b}"] = (part[a].droplevel(0),
                                                                                                part[b].droplevel(0))
 for name, (a, b) in pairs.items():
-    long = pd.concat([pd.DataFrame({"seed": s.index, "row": row, "value": s.values}) for row, s in (("a", a), ("b", b))])
-    d = paired_difference(long, "a", "b")
+    d = t_interval(a - b)                 # a and b indexed by seed: paired
     verdict = "finding" if d["finding"] else "not a finding"
     print(f"  {name}: {interval_text(d, 2)} over {d['seeds']} seeds, {verdict} (per seed {(a - b).dropna().round(1).tolist()})")

@@ -12,10 +12,6 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/gpu-check}
-PY=${PYTHON:-python3}
-WHEELS=${WHEELS:-.whl}
-SITE=${SITE:-/tmp/site}
-mkdir -p "$OUT"
 source scripts/gpu_site.sh && gpu_site "$OUT/log.txt"
 timeout "$(( ${BUDGET:-430} + 30 ))" $PY scripts/gpu_check.py "$OUT" --size "${SIZE:-paper}" --budget "${BUDGET:-430}"
 rc=$?

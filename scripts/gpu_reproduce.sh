@@ -14,11 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/gpu-reproduce}
-PY=${PYTHON:-python3}
-WHEELS=${WHEELS:-.whl}
-SITE=${SITE:-/tmp/site}
 PROFILE=${PROFILE:-gpu}
-mkdir -p "$OUT"
 start=$(date +%s)
 source scripts/gpu_site.sh && gpu_site "$OUT/log.txt"
 timeout "${LIMIT:-510}" $PY -m thesislib reproduce --profile "$PROFILE" >>"$OUT/log.txt" 2>&1

@@ -102,9 +102,10 @@ def main(profile: str = "paper", rates_json: str | None = None) -> dict:
           + " / ".join(f"{n} GPU{'s' if n > 1 else ''}: {w:.2f} h" for n, w in walls.items()))
     if profile != "paper" and not rates_json:
         low = compute_bound(p, rate)
-        fast = {k: estimate.stage_seconds(s, p, low) * per / share for k, s in nodes.items()}
-        walls_low = {n: schedule(nodes, needs, fast, n * per) / 60 for n in GPUS.get(profile, (1, 4, 8))}
-        print(f"lower bound: {sum(fast.values()) / per * share / 60:.1f} GPU minutes; wall on "
+        fast = {k: estimate.stage_seconds(s, p, low) for k, s in nodes.items()}
+        fast_shared = {k: t * per / share for k, t in fast.items()}
+        walls_low = {n: schedule(nodes, needs, fast_shared, n * per) / 60 for n in GPUS.get(profile, (1, 4, 8))}
+        print(f"lower bound: {sum(fast.values()) / 60:.1f} GPU minutes; wall on "
               + " / ".join(f"{n} GPU{'s' if n > 1 else ''}: {w:.1f} min" for n, w in walls_low.items())
               + f"\n  ({low['source']})")
     print()

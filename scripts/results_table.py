@@ -8,10 +8,9 @@ t-interval over the seeds, and each seed's mIoU; the seeds are named in the head
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
+from thesislib.report.tables import t_interval
 from thesislib.report.thesis import read_table
 
 ROWS = {"source_only": "source only (GTA5-like)", "fda": "FDA (β = 0.01)",
@@ -25,9 +24,8 @@ ROWS = {"source_only": "source only (GTA5-like)", "fda": "FDA (β = 0.01)",
 
 def mean_half(values: pd.Series) -> str:
     """'24.2 ± 2.8': the mean and the half-width of its 95 % t-interval over the seeds."""
-    n = len(values)
-    half = stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-    return f"{values.mean():.1f} ± {half:.1f}"
+    d = t_interval(values)
+    return f"{d['mean']:.1f} ± {d['high'] - d['mean']:.1f}"
 
 
 def per_seed(tables: Path) -> pd.DataFrame:

@@ -88,16 +88,22 @@ ST_DIFFERENCES = (("self_training", "control"), ("self_training", "empty_stream"
                   ("self_training", "teacher"), ("control", "teacher"))
 
 
-def paired_difference(raw: pd.DataFrame, a: str, b: str, by: str = "row", value: str = "value") -> dict:
-    """Row `a` minus row `b` of a long-format frame, paired by seed: the mean difference, its 95 % interval
-    (Student's t over the seeds) and whether that interval excludes 0 (only then is the difference a finding)."""
+def t_interval(values: pd.Series) -> dict:
+    """The mean of `values` (one per seed), its 95 % interval (Student's t over the seeds) and whether that interval
+    excludes 0 (for a paired difference: only then is it a finding)."""
     from scipy import stats
-    wide = raw.pivot_table(index="seed", columns=by, values=value)
-    d = (wide[a] - wide[b]).dropna() if a in wide and b in wide else pd.Series(dtype=float)
+    d = values.dropna()
     n, mean = len(d), float(d.mean()) if len(d) else np.nan
     half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-    return {"a": a, "b": b, "mean": mean, "low": mean - half, "high": mean + half, "seeds": n,
+    return {"mean": mean, "low": mean - half, "high": mean + half, "seeds": n,
             "finding": bool(n > 1 and (mean - half > 0 or mean + half < 0))}
+
+
+def paired_difference(raw: pd.DataFrame, a: str, b: str, by: str = "row", value: str = "value") -> dict:
+    """Row `a` minus row `b` of a long-format frame, paired by seed, as `t_interval` gives it."""
+    wide = raw.pivot_table(index="seed", columns=by, values=value)
+    d = wide[a] - wide[b] if a in wide and b in wide else pd.Series(dtype=float)
+    return {"a": a, "b": b, **t_interval(d)}
 
 
 def interval_text(d: dict, precision: int = 1) -> str:
