@@ -57,7 +57,7 @@ pairs.update({f"self-training - {m}": (miou["self_training"], miou[m]) for m in 
 dd_seed = dd.pivot_table(index=["fraction", "seed"], columns="row", values="miou")
 for f, part in dd_seed.groupby(level=0):
     for a, b in (("loop", "labeled_only"), ("loop", "joint"), ("joint", "labeled_only"), ("finetuned", "labeled_only"),
-                 ("target_ssl", "labeled_only"), ("loop", "target_ssl")):
+                 ("target_ssl", "labeled_only"), ("loop", "target_ssl"), ("loop", "loop_control")):
         if a in part and b in part and part[a].notna().all():
             pairs[f"1/{round(1 / f)}: {a} - {b}" if f < 1 else f"all labels: {a} - {b}"] = (part[a].droplevel(0),
                                                                                                part[b].droplevel(0))

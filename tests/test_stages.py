@@ -45,7 +45,7 @@ def test_one_self_training_field_changes_only_self_training_and_what_reads_it(co
     assert kinds == {"self_training", "score of self_training"}, kinds
     assert all(swept.done(s) for k, s in after.items() if k in before)            # the rest is read, not recomputed
     computed_now = runner.compute(swept, plan.thesis(swept.profile), workers=1)
-    assert computed_now == len(changed) and computed_now < len(after) // 3
+    assert computed_now == len(changed) and computed_now < len(after) / 3
     # the same stage under another build folder has the same key (no paths in keys)
     elsewhere = Lab("smoke", build_dir=computed / "elsewhere")
     assert {elsewhere.key(s) for s in before.values()} == set(before)
@@ -241,10 +241,14 @@ def test_the_plan_reads_every_teacher_of_the_chapters():
              and s["model"].get("teacher")]
     teachers = {s["model"]["teacher"].kind for s in thesis if s.kind == "score" and s["model"].kind == "self_training"
                 and s["model"].get("teacher")}
-    assert teachers == {"oracle", "joint"} and len(loops) == 2 * 2 * len(p.seeds)      # two rows, two fractions < 1
-    controls = [s for s in thesis if s.kind == "score" and s["model"].kind == "self_training"
+    assert teachers == {"oracle", "joint"} and len(loops) == 3 * 2 * len(p.seeds)      # three rows, two fractions < 1
+    controls = [s["model"] for s in thesis if s.kind == "score" and s["model"].kind == "self_training"
                 and dict(s["model"].get("options", ())).get("real_share") == (0.0, 0.0)]
-    assert len(controls) == len(p.seeds)
+    assert len(controls) == len(p.seeds) * (1 + 2)          # chapter 5's, and the loop's at each fraction < 1
+    for control in (c for c in controls if c.get("teacher")):   # the loop's control: its teacher and labels
+        loop = plan.data_dependency_stage("loop", control.seed, dict(control["options"])["labeled_fraction"])
+        assert control["teacher"] == loop["teacher"]
+        assert {k: v for k, v in control["options"] if k != "real_share"} == dict(loop["options"])
 
 
 def test_a_tuple_override_reaches_the_notebooks_as_a_tuple():

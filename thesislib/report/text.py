@@ -132,18 +132,21 @@ TEXT = {
               "labeled, for each way of using them: the labeled images only; S+T (translated GTA5 and the labeled images in "
               "every batch); the translated-GTA5 model fine-tuned on them; target-only self-training (a labeled-only teacher "
               "pseudo-labels the other target images, no synthetic data); and the thesis' loop (the S+T model as teacher, "
-              "then two rounds of self-training with the labels kept and the real share rising). Visits: how often the "
+              "then two rounds of self-training with the labels kept and the real share rising), with its control (the same "
+              "rounds without pseudo-labels). Visits: how often the "
               "training (its teacher's included) saw each labeled image. Model: {model}; {seeds}. {bold}",
         "ko": "레이블된 타깃 데이터 의존성: 타깃 학습 영상 {n_train}장 중 일부에 레이블이 있을 때 {val}의 mIoU(\\%). "
               "레이블 영상만, S+T(매 배치에 변환 GTA5와 레이블 영상), 변환 GTA5 모델의 미세 조정, 타깃만 자기 학습(레이블만으로 "
               "학습한 교사가 나머지 타깃 영상을 의사 레이블링, 합성 데이터 없음), 본 논문의 반복(S+T 모델을 교사로 레이블을 유지하며 "
-              "실제 비율을 높이는 자기 학습 2라운드). 방문: 학습(교사 포함)이 레이블 영상 한 장을 본 횟수. 모델: {model}; {seeds}. {bold}"},
+              "실제 비율을 높이는 자기 학습 2라운드)과 그 대조군(의사 레이블 없이 같은 라운드). 방문: 학습(교사 포함)이 레이블 영상 한 장을 본 횟수. 모델: {model}; {seeds}. {bold}"},
     "dd.share": {"en": "Labeled share", "ko": "레이블 비율"},
     "dd.visits": {"en": "Visits", "ko": "방문"},
     "dd.rows": {"en": {"labeled_only": "Labeled only", "joint": "S+T", "finetuned": "Translated model fine-tuned",
-                       "target_ssl": "Target-only self-training", "loop": "Synthetic teacher + self-training (ours)"},
+                       "target_ssl": "Target-only self-training", "loop": "Synthetic teacher + self-training (ours)",
+                       "loop_control": "Its control (no pseudo-labels)"},
                 "ko": {"labeled_only": "레이블만", "joint": "S+T", "finetuned": "변환 모델 미세 조정",
-                       "target_ssl": "타깃만 자기 학습", "loop": "합성 교사 + 자기 학습(제안)"}},
+                       "target_ssl": "타깃만 자기 학습", "loop": "합성 교사 + 자기 학습(제안)",
+                       "loop_control": "대조군(의사 레이블 없음)"}},
     "dd.group": {"en": "{share} of the target images labeled ({n} images)", "ko": "타깃 영상의 {share}에 레이블({n}장)"},
     "dd.group_all": {"en": "All target images labeled ({n} images)", "ko": "모든 타깃 영상에 레이블({n}장)"},
     # ------------------------------------------------------------ published comparison

@@ -92,18 +92,22 @@ def self_training_rounds(p, options: dict | None = None) -> dict:
     return rows
 
 
-DATA_DEPENDENCY = ("labeled_only", "joint", "finetuned", "target_ssl", "loop")
+DATA_DEPENDENCY = ("labeled_only", "joint", "finetuned", "target_ssl", "loop", "loop_control")
 
 
-def data_dependency_stage(row: str, seed: int, fraction: float) -> Stage | None:
+def data_dependency_stage(row: str, seed: int, fraction: float, p=None) -> Stage | None:
     """A row of the data-dependency chapter at one labeled fraction: labeled only, S+T, the translated-source
     model fine-tuned, target-only semi-supervised (a labeled-only teacher, no synthetic data), and the
-    thesis' loop (the S+T model as teacher, the labels kept, the real share rising). None where there is
-    nothing to pseudo-label (every pool image labeled)."""
+    thesis' loop (the S+T model as teacher, the labels kept, the real share rising) and its control (needs the
+    profile `p`: a real share of 0 in each of its rounds). None where there is nothing to pseudo-label (every
+    pool image labeled)."""
     if row == "labeled_only":                       # all labels: the oracle itself (one stage, not two)
         return S("oracle", seed=seed, fraction=fraction if fraction < 1 else None)
     if row in ("joint", "finetuned"):
         return S(row, seed=seed, fraction=fraction)
+    if row == "loop_control":       # the loop's control: its student rounds, the labels kept, no pseudo-labels
+        loop = data_dependency_stage("loop", seed, fraction)
+        return S("self_training", seed=seed, teacher=loop["teacher"], options={**dict(loop["options"]), **control_options(p)})
     teacher = data_dependency_stage("labeled_only" if row == "target_ssl" else "joint", seed, fraction)
     options = {"labeled_fraction": fraction, **({"source": False} if row == "target_ssl" else {})}
     return S("self_training", seed=seed, teacher=teacher, options=options)
@@ -112,7 +116,7 @@ def data_dependency_stage(row: str, seed: int, fraction: float) -> Stage | None:
 def data_dependency(p) -> dict:
     """Notebook 06: {(row, fraction): {seed: score on val}}, and the no-label references."""
     pseudo = lambda f: f < 1 or p.st_pool != "train"  # noqa: E731   # all of the pool labeled: nothing to pseudo-label
-    rows = {(row, f): each(p.seeds, lambda s, row=row, f=f: val(data_dependency_stage(row, s, f)))
+    rows = {(row, f): each(p.seeds, lambda s, row=row, f=f: val(data_dependency_stage(row, s, f, p)))
             for f in p.fractions for row in DATA_DEPENDENCY if row in ("labeled_only", "joint", "finetuned") or pseudo(f)}
     rows[("teacher", None)] = each(p.seeds, lambda s: val(S("translated", seed=s)))
     rows[("self_training", None)] = each(p.seeds, lambda s: val(S("self_training", seed=s)))
