@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from thesislib.report.tables import interval_text, t_interval
+from thesislib.runs.chapters import DD_DIFFERENCES
 from thesislib.report.thesis import read_table
 
 tables = Path(sys.argv[1] if len(sys.argv) > 1 else "tables")
@@ -56,8 +57,7 @@ pairs.update({f"{m} - teacher": (miou[m], tr) for m in ("adversarial_output", "a
 pairs.update({f"self-training - {m}": (miou["self_training"], miou[m]) for m in ("adversarial_output", "adversarial_feature")})
 dd_seed = dd.pivot_table(index=["fraction", "seed"], columns="row", values="miou")
 for f, part in dd_seed.groupby(level=0):
-    for a, b in (("loop", "labeled_only"), ("loop", "joint"), ("joint", "labeled_only"), ("finetuned", "labeled_only"),
-                 ("target_ssl", "labeled_only"), ("loop", "target_ssl"), ("loop", "loop_control")):
+    for a, b in DD_DIFFERENCES:                       # the pairs notebook 06 reports
         if a in part and b in part and part[a].notna().all():
             pairs[f"1/{round(1 / f)}: {a} - {b}" if f < 1 else f"all labels: {a} - {b}"] = (part[a].droplevel(0),
                                                                                                part[b].droplevel(0))

@@ -106,6 +106,8 @@ def data_dependency_stage(row: str, seed: int, fraction: float, p=None) -> Stage
     if row in ("joint", "finetuned"):
         return S(row, seed=seed, fraction=fraction)
     if row == "loop_control":       # the loop's control: its student rounds, the labels kept, no pseudo-labels
+        if p is None:
+            raise ValueError("data_dependency_stage('loop_control', ...) needs the profile p (its number of rounds)")
         loop = data_dependency_stage("loop", seed, fraction)
         return S("self_training", seed=seed, teacher=loop["teacher"], options={**dict(loop["options"]), **control_options(p)})
     teacher = data_dependency_stage("labeled_only" if row == "target_ssl" else "joint", seed, fraction)
