@@ -90,6 +90,24 @@ def test_status_says_what_changed(computed):
     assert stale and all("st_real_share" in r["status"] for r in stale), stale
 
 
+def test_status_counts_each_notebooks_stages_done_and_their_images_left(computed, tmp_path, capsys):
+    from thesislib.__main__ import main
+    from thesislib.runs.estimate import CPU_RUN, cpu_hours
+    done = Lab("smoke", build_dir=computed).progress_by_notebook()
+    assert [r["notebook"] for r in done] == list(plan.NOTEBOOKS)
+    assert sum(r["stages"] for r in done) == len(runner.graph(Lab("smoke", build_dir=computed), plan.thesis(SMOKE))[0])
+    assert all(r["done"] == r["stages"] and r["images_left"] == 0 for r in done) and sum(r["images"] for r in done) > 0
+    changed = Lab("smoke", build_dir=computed, overrides={"st_steps": 7}).progress_by_notebook()
+    left = {r["notebook"]: r["images_left"] for r in changed}
+    assert left["05_self_training"] + left["04_domain_adaptation"] > 0 and left["03_direct_transfer"] == 0
+    assert cpu_hours(CPU_RUN["images"], CPU_RUN["bench"]) == pytest.approx(86.6 / 60)
+    (tmp_path / "bench.json").write_text(json.dumps({"device_type": "cpu", "models": {"deeplabv3plus": {
+        "configs": {"fp32_eager": {"images_per_s": CPU_RUN["bench"] / 2}}}}}))
+    main(["status", "--profile", "smoke", "--build-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "h left at bench 28.8 img/s" in out and "0/" in out
+
+
 def test_status_names_an_exploration_other_not_stale(computed):
     """A stage the plan does not name (self-training with other options) is an exploration: "other", even though
     the plan holds a self-training stage of the same seed and teacher."""

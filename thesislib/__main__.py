@@ -157,6 +157,22 @@ def cmd_status(a):
         counts = {s: sum(r["status"].split(":")[0] == s for r in rows) for s in ("current", "stale", "other")}
         print(f"{len(rows)} entries ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
               f"{sum(r['bytes'] for r in rows) / 2**30:.2f} GB in {lab.cache.root}")
+    print_progress(lab)
+
+
+def print_progress(lab):
+    """What each notebook adds to the plan, done and left, and the hours left on this machine when a CPU bench
+    (`make bench`: build/bench.json, of this build or the checkout) is there."""
+    from thesislib.runs.estimate import bench_rate, cpu_hours
+    rows = lab.progress_by_notebook()
+    from thesislib.paths import REPO
+    benches = (lab.build / "bench.json", REPO / "build" / "bench.json")    # this build's, else the checkout's
+    bench = None if lab.device.type == "cuda" else next(filter(None, map(bench_rate, benches)), None)
+    hours = f"h left at bench {bench:.1f} img/s" if bench else "(make bench: hours left)"
+    print(f"\n{'notebook (its stages not in those before)':<42} {'done':>9} {'images':>10} {'left':>10}  {hours}")
+    for r in rows + [{"notebook": "all", **{k: sum(r[k] for r in rows) for k in ("stages", "done", "images", "images_left")}}]:
+        left = f"{cpu_hours(r['images_left'], bench):.1f}" if bench else ""
+        print(f"{r['notebook']:<42} {r['done']:>4}/{r['stages']:<4} {r['images']:>10,} {r['images_left']:>10,}  {left}")
 
 
 def cmd_bench(a):

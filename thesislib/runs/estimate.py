@@ -22,6 +22,28 @@ INFERENCE = ("score", "predictions")
 MARGIN, START_MINUTES = 1.5, 15  # a job's time limit: 1.5x the estimate, plus start-up (Python, data, model)
 
 
+# A 2-core CPU: the last full `make reproduce` put 356,850 images through a model in 86.6 min, two stages side by
+# side, on a machine whose `make bench` (DeepLabV3+ fp32, two threads) gave 57.5 img/s (docs/budget.md).
+CPU_RUN = {"images": 356_850, "seconds": 86.6 * 60, "bench": 57.5}
+
+
+def cpu_hours(images: float, bench_img_s: float) -> float:
+    """Hours for `images` through a model on a 2-core CPU whose `make bench` gives `bench_img_s` (fp32), scaled from
+    CPU_RUN: an estimate, as close as the machine's bench is to its sustained rate."""
+    rate = CPU_RUN["images"] / CPU_RUN["seconds"] * bench_img_s / CPU_RUN["bench"]
+    return images / rate / 3600
+
+
+def bench_rate(path) -> float | None:
+    """The fp32 DeepLabV3+ img/s of a CPU `make bench` JSON (build/bench.json), or None when there is none."""
+    try:
+        doc = json.loads(Path(path).read_text())
+        return float(doc["models"]["deeplabv3plus"]["configs"]["fp32_eager"]["images_per_s"]) \
+            if doc.get("device_type") == "cpu" else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def rates(path=None, profile: str = "paper") -> dict:
     """{"seg": img/s, "gan": pairs/s, "side_by_side": x, "source": ...} of `profile`'s models: the entry for
     `profile` of a measured rates JSON (scripts/gpu_check.py writes one: {profile: {"seg", "gan"[, "side_by_side"]}})

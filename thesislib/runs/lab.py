@@ -223,6 +223,20 @@ class Lab:
         stages = {s for top in plan.thesis(self.profile) for s in _closure(top)}
         return self.cache.status({self.key(s): (s, self.record(s)) for s in stages}, self._code())
 
+    def progress_by_notebook(self) -> list[dict]:
+        """Per notebook (in order), the stages it adds to those of the notebooks before it, inputs included: how
+        many, how many are done, and their images through a model, in all and still to compute (`make status`)."""
+        from thesislib.runs import plan
+        seen, rows = set(), []
+        for name in plan.NOTEBOOKS:
+            own = {s for top in plan.notebook(name, self.profile) for s in _closure(top)} - seen
+            seen |= own
+            cost = {s: KINDS[s.kind].cost(s, self.profile) for s in own}
+            left = [s for s in own if not self.done(s)]
+            rows.append({"notebook": name, "stages": len(own), "done": len(own) - len(left),
+                         "images": round(sum(cost.values())), "images_left": round(sum(cost[s] for s in left))})
+        return rows
+
     def prune(self) -> list[str]:
         """Delete the cache entries made by older code of their kind (never read again)."""
         return self.cache.prune(self._code())
