@@ -195,6 +195,17 @@ def test_korean_lettering_translates_every_text_of_a_figure():
     figures.close(fig)
 
 
+def test_a_korean_font_installed_after_matplotlibs_font_cache_is_found(monkeypatch):
+    """matplotlib lists the fonts once and caches the list: fonts-nanum installed after that is still used."""
+    from matplotlib import font_manager
+    system = [p for p in font_manager.findSystemFonts() if "nanum" in p.lower()]
+    if not system:
+        pytest.skip("no Korean font installed (Debian: fonts-nanum; .ci/run installs it)")
+    stale = [f for f in font_manager.fontManager.ttflist if f.name not in style.FONTS["ko"]]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)       # the list cached before the install
+    assert style.font_for("ko")[0] in style.FONTS["ko"]
+
+
 def test_the_export_audit_finds_missing_provenance_and_machine_paths(tmp_path):
     from thesislib.report import audit
     from thesislib.report.thesis import csv_header
