@@ -163,11 +163,10 @@ def cmd_status(a):
 def print_progress(lab):
     """What each notebook adds to the plan, done and left, and the hours left on this machine when a CPU bench
     (`make bench`: build/bench.json, of this build or the checkout) is there."""
+    from thesislib.paths import REPO
     from thesislib.runs.estimate import bench_rate, cpu_hours
     rows = lab.progress_by_notebook()
-    from thesislib.paths import REPO
-    benches = (lab.build / "bench.json", REPO / "build" / "bench.json")    # this build's, else the checkout's
-    bench = None if lab.device.type == "cuda" else next(filter(None, map(bench_rate, benches)), None)
+    bench = None if lab.device.type == "cuda" else bench_rate(lab.build / "bench.json", REPO / "build" / "bench.json")
     hours = f"h left at bench {bench:.1f} img/s" if bench else "(make bench: hours left)"
     print(f"\n{'notebook (its stages not in those before)':<42} {'done':>9} {'images':>10} {'left':>10}  {hours}")
     for r in rows + [{"notebook": "all", **{k: sum(r[k] for r in rows) for k in ("stages", "done", "images", "images_left")}}]:

@@ -51,15 +51,16 @@ def font_for(lang: str) -> list[str]:
     """Font families for lettering in `lang`: the first installed of FONTS[lang], then the default; a warning
     names the package to install when none is."""
     from matplotlib import font_manager
-    found = [f for f in FONTS.get(lang, []) if f in {f.name for f in font_manager.fontManager.ttflist}]
+    fonts = font_manager.fontManager
+    installed = lambda: [name for name in FONTS.get(lang, []) if name in {f.name for f in fonts.ttflist}]  # noqa: E731
+    found = installed()
     if lang in FONTS and not found:           # matplotlib's font list is cached at its first run: add fonts since
-        known = {f.fname for f in font_manager.fontManager.ttflist}
-        for path in set(font_manager.findSystemFonts()) - known:
+        for path in set(font_manager.findSystemFonts()) - {f.fname for f in fonts.ttflist}:
             try:
-                font_manager.fontManager.addfont(path)
+                fonts.addfont(path)
             except (OSError, RuntimeError, ValueError):   # a file FreeType cannot read: not a font for us
                 pass
-        found = [f for f in FONTS[lang] if f in {f.name for f in font_manager.fontManager.ttflist}]
+        found = installed()
     if lang in FONTS and not found:
         import warnings
         warnings.warn(f"no font with the letters of {lang!r} ({', '.join(FONTS[lang])}): install one "

@@ -34,14 +34,16 @@ def cpu_hours(images: float, bench_img_s: float) -> float:
     return images / rate / 3600
 
 
-def bench_rate(path) -> float | None:
-    """The fp32 DeepLabV3+ img/s of a CPU `make bench` JSON (build/bench.json), or None when there is none."""
-    try:
-        doc = json.loads(Path(path).read_text())
-        return float(doc["models"]["deeplabv3plus"]["configs"]["fp32_eager"]["images_per_s"]) \
-            if doc.get("device_type") == "cpu" else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def bench_rate(*paths) -> float | None:
+    """The fp32 DeepLabV3+ img/s of the first CPU `make bench` JSON (build/bench.json) among `paths`, or None."""
+    for path in paths:
+        try:
+            doc = json.loads(Path(path).read_text())
+            if doc.get("device_type") == "cpu":
+                return float(doc["models"]["deeplabv3plus"]["configs"]["fp32_eager"]["images_per_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def rates(path=None, profile: str = "paper") -> dict:
