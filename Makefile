@@ -11,7 +11,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup reproduce paper-check test lab tables figures exports thesis bench status prune clean
+.PHONY: setup reproduce paper-check test lab tables figures exports thesis bench status ledger prune clean
 # captions and headers of the tables and the preview: en | ko (not LANG: that is the shell's locale)
 THESIS_LANG ?= en
 
@@ -57,6 +57,12 @@ bench: $(STAMP)
 
 status: $(STAMP)
 	$(PY) -m thesislib status $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
+
+# a run longer than a machine lives, in sittings: NOTEBOOKS=05 SEEDS=0,1 first computes what the ledger lacks of
+# those; then the build's finished stages go into ledger/<profile>/ (commit it), where every later run reads them
+ledger: $(STAMP)
+	$(PY) -m thesislib ledger $(if $(PROFILE),--profile $(PROFILE)) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) \
+	  $(if $(SEEDS),--seeds $(SEEDS))
 
 prune: $(STAMP)
 	$(PY) -m thesislib status $(if $(PROFILE),--profile $(PROFILE)) --prune $(ARGS)

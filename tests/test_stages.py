@@ -4,7 +4,9 @@ stages computed side by side equal the same stages computed in order; a stage as
 computed once; a failing stage stops the run and names itself; `status` says what is stale and why."""
 import json
 import queue
+import shutil
 import threading
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from thesislib import progress
 
 from thesislib.profiles import Profile, get_profile
 from thesislib.runs import plan, runner, stages
-from thesislib.runs.cache import StageCache
+from thesislib.runs.cache import StageCache, StageMissing
 from thesislib.runs.lab import Lab
 from thesislib.runs.stages import KINDS, S
 
@@ -288,3 +290,43 @@ def test_the_science_core_imports_nothing_of_runs_report_or_tools():
     for path in core:
         reached = {p.relative_to(PACKAGE).parts[0] for p in _imports(path)} & rooms
         assert not reached, f"{path.relative_to(PACKAGE)} imports from {sorted(reached)}"
+
+
+def test_a_stage_in_the_ledger_is_done_and_its_files_are_made_again_where_needed(tmp_path):
+    """A run that spans machines: the ledger's results count as done; a stage that reads a model the ledger
+    knows only by its result trains it again, and a result computed again is checked against the ledger."""
+    model = S("source_only", seed=0)
+    on_val, on_gta5 = S("score", model=model, on="val"), S("score", model=model, on="gta5")
+    labs = {name: Lab("smoke", build_dir=tmp_path / name, engine={"progress": False}, ledger_dir=tmp_path / "ledger",
+                      compute=name != "reader") for name in ("first", "reader", "second")}
+    assert runner.compute(labs["first"], [on_val], workers=1) == 2
+    assert labs["first"].save_to_ledger() == (2, 2) and labs["first"].save_to_ledger() == (0, 2)
+
+    reader = labs["reader"]                       # a new machine: nothing cached, the ledger committed
+    assert reader.done(on_val) and reader.done(model) and not reader.local(model)
+    assert reader.result(on_val)["miou"] == labs["first"].result(on_val)["miou"]
+    with pytest.raises(StageMissing, match="ledger has its result, not its files"):
+        reader.load_model(model)
+
+    second = labs["second"]
+    assert runner.compute(second, [on_val], workers=1) == 0                     # known: nothing to do
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "differs from the ledger")        # trained again: the ledger's model
+        assert runner.compute(second, [on_gta5], workers=1) == 2
+    assert second.local(model) and not second.local(on_val)
+
+    entry = second.ledger.file(second.path(model))
+    doc = json.loads(entry.read_text())
+    assert set(doc["weights"]) == {"checkpoint.pt"} and doc["record"]["kind"] == "source_only"
+    doc["weights"]["checkpoint.pt"] = "0" * 16                               # as if another CPU had trained it
+    entry.write_text(json.dumps(doc))
+    shutil.rmtree(second.path(model))
+    with pytest.warns(UserWarning, match="differs from the ledger's.*the weights of checkpoint.pt"):
+        second.files(model)
+
+
+def test_the_ledger_check_compares_results_not_times():
+    from thesislib.runs.ledger import compare
+    saved = {"miou": 30.0, "train_seconds": 900.0, "rounds": [{"miou": 31.0, "per_class": {"road": 80.0}}]}
+    assert compare(saved, {**saved, "train_seconds": 950.0, "run_dir": "/elsewhere"}) == []
+    assert compare(saved, {**saved, "rounds": [{"miou": 31.5, "per_class": {"road": 80.0}}]}) == ["rounds.0.miou: 31.0 -> 31.5"]

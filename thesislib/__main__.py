@@ -157,6 +157,33 @@ def cmd_status(a):
         counts = {s: sum(r["status"].split(":")[0] == s for r in rows) for s in ("current", "stale", "other")}
         print(f"{len(rows)} entries ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
               f"{sum(r['bytes'] for r in rows) / 2**30:.2f} GB in {lab.cache.root}")
+    if entries := lab.ledger.entries():
+        print(f"{len(entries)} stage results in the ledger ({lab.ledger.root}): done, their files made again where needed")
+    print_progress(lab)
+
+
+def cmd_ledger(a):
+    """A sitting of a run that spans machines: compute the stages of some notebooks (for some seeds) that the
+    ledger does not know, then add this build's finished stages of the plan to the committed ledger."""
+    from thesislib.runs import plan
+    from thesislib.runs.lab import Lab
+    from thesislib.profiles import default_profile
+    a.profile = a.profile or default_profile()
+    if a.notebooks:
+        wanted = set(a.notebooks.split(","))
+        names = [n for n in plan.NOTEBOOKS if n in wanted or n.split("_", 1)[0] in wanted]
+        if not names:
+            raise ValueError(f"--notebooks {a.notebooks}: no such notebook; name them as 05 or 05_self_training")
+        seeds = {"seeds": tuple(int(x) for x in a.seeds.split(","))} if a.seeds else {}
+        sitting = Lab(a.profile, a.data_root, build_dir=a.build_dir, overrides=seeds, ledger_dir=a.ledger_dir)
+        stages = list(dict.fromkeys(s for n in names for s in plan.notebook(n, sitting.profile)))
+        print(f"ledger: computing what the ledger lacks of {len(stages)} stages ({', '.join(names)}, seeds "
+              f"{', '.join(map(str, sitting.seeds))}) and their inputs", flush=True)
+        sitting.compute(stages)
+    lab = Lab(a.profile, a.data_root, build_dir=a.build_dir, compute=False, ledger_dir=a.ledger_dir)
+    added, known = lab.save_to_ledger()
+    print(f"ledger: {added} stages added from {lab.cache.root}; {lab.ledger.root} now holds {known} stages of "
+          f"the plan: commit it (git add ledger/)")
     print_progress(lab)
 
 
@@ -180,6 +207,7 @@ def cmd_bench(a):
 
 
 def main(argv=None):
+    from thesislib.runs.ledger import LEDGER
     ap = argparse.ArgumentParser(prog="thesislib", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("world", help="generate the embedded two-domain world (GTA5 + Cityscapes layouts)")
@@ -235,6 +263,14 @@ def main(argv=None):
     p.add_argument("overrides", nargs="*", help="key=value: profile fields")
     p.add_argument("--build-dir", default=None, help="build folder (default $THESISLIB_BUILD or <repo>/build)")
     p.set_defaults(fn=cmd_status)
+    p = sub.add_parser("ledger", help="add this build's finished stages to ledger/<profile>/ (commit it)")
+    p.add_argument("--profile", default=None, help="default: gpu where CUDA is, else default")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--build-dir", default=None, help="build folder (default $THESISLIB_BUILD or <repo>/build)")
+    p.add_argument("--notebooks", default=None, help="first compute the stages of these notebooks, e.g. 05 or 03,04")
+    p.add_argument("--seeds", default=None, help="... for these seeds only, e.g. 0,1 (default: the profile's)")
+    p.add_argument("--ledger-dir", default=str(LEDGER), help="default: ledger/ of this checkout")
+    p.set_defaults(fn=cmd_ledger)
     p = sub.add_parser("bench", help="training throughput: fp32 eager vs bf16+channels_last (+compile)")
     p.add_argument("--out", default="build/bench.json")
     p.add_argument("--profile", default="default")

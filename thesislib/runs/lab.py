@@ -3,7 +3,8 @@
 `Lab("default")` uses the embedded world (generated on first use) under build/; `Lab("paper",
 data_root="/data")` expects `/data/gta5` and `/data/cityscapes` (the real sets). `lab.result(stage)` reads
 a stage's result (computing what is missing, its inputs first, unless `compute=False`); `lab.compute(stages)`
-computes many side by side (thesislib.runs.runner); `lab.val(stage)` is a model's score on target val.
+computes many side by side (thesislib.runs.runner); `lab.val(stage)` is a model's score on target val. A stage
+the committed ledger (thesislib.runs.ledger) knows is done; its files are made again where they are needed.
 """
 import hashlib
 import json
@@ -24,12 +25,14 @@ from thesislib.inference import precision_of
 from thesislib.paths import build_root, check_file
 from thesislib.profiles import get_profile, result_fields, result_overrides
 from thesislib.runs.cache import StageCache, StageMissing
+from thesislib.runs.ledger import LEDGER, Ledger, compare, weights
 from thesislib.runs.stages import KINDS, S, Stage, code_version
 
 
 class Lab:
     def __init__(self, profile: str = "default", data_root=None, build_dir=None, compute: bool = True,
-                 overrides: dict | None = None, engine: dict | None = None, device: str | None = None):
+                 overrides: dict | None = None, engine: dict | None = None, device: str | None = None,
+                 ledger_dir=LEDGER):
         self.profile = get_profile(profile, **dict(overrides or {}))
         given = {k: getattr(self.profile, k) for k in overrides or {}}   # as the profile holds them
         self.overrides = result_overrides(given)          # those that change results (not where stages run)
@@ -37,13 +40,14 @@ class Lab:
         self.embedded = data_root in (None, "")
         self.data_root = self.build / "data" / self.profile.name if self.embedded else Path(data_root)
         self.cache = StageCache(self.build / "cache" / self.profile.name)
+        self.ledger = Ledger(Path(ledger_dir) / self.profile.name)
         self.compute_missing = compute
         self.engine = dict(engine or {})                  # engine options for every training (e.g. progress=False)
         self.device = torch.device(device) if device else default_device()
         self.precision = precision_of(self.device, self.engine.get("amp", True))
         self.args = {"profile": profile, "data_root": None if self.embedded else str(data_root),
                      "build_dir": str(self.build), "overrides": given, "engine": self.engine,
-                     "device": str(self.device)}          # what rebuilds this Lab in a worker process
+                     "device": str(self.device), "ledger_dir": str(ledger_dir)}  # rebuilds this Lab in a worker
         self._keys: dict[Stage, str] = {}
 
     @property
@@ -114,40 +118,56 @@ class Lab:
 
     # ---- results -------------------------------------------------------------------------------
     def done(self, stage: Stage) -> bool:
+        """Its result is known: in the stage cache or in the ledger."""
+        return self.local(stage) or self.ledger.read(self.path(stage)) is not None
+
+    def local(self, stage: Stage) -> bool:
+        """Complete in this build's stage cache, with its files."""
         return self.cache.read(self.path(stage)) is not None
 
-    def result(self, stage: Stage) -> dict:
-        """The stage's result (its metrics.json); computed here if missing and computing is allowed, its
-        missing inputs first."""
-        found = self.cache.read(self.path(stage))
+    def result(self, stage: Stage, files: bool = False) -> dict:
+        """The stage's result (its metrics.json): from the cache, else the ledger (unless `files`: then its
+        files are wanted too); computed here if missing and computing is allowed, its inputs' files first."""
+        found = self.cache.read(self.path(stage)) or (None if files else self.ledger.read(self.path(stage)))
         if found is not None:
             return found
         if not self.compute_missing:
-            raise StageMissing(f"stage {stage} is not cached ({self.path(stage)}); run `make reproduce` (or drop "
-                               "exports_only) to compute it.")
+            raise StageMissing(f"stage {stage} is not cached ({self.path(stage)})"
+                               + (" (the ledger has its result, not its files)" if self.done(stage) else "")
+                               + "; run `make reproduce` (or drop exports_only) to compute it.")
         for needed in stage.needs.values():
-            self.result(needed)
+            self.result(needed, files=True)
         return self.run(stage)
 
     def run(self, stage: Stage) -> dict:
-        """Compute one stage whose inputs are done (in this process; on one thread on a CPU)."""
+        """Compute one stage whose inputs are in the cache (in this process; on one thread on a CPU); a stage
+        the ledger knows is checked against it."""
         inputs = {n: self.path(s) for n, s in stage.needs.items()}
         with progress.naming(stage.words), one_thread_on_cpu():
-            return self.cache.run(self.path(stage), {**self.record(stage), "stage": str(stage),
-                                                     "profile_name": self.profile.name},
-                                  lambda out: KINDS[stage.kind].compute(self, stage, out, inputs))
+            result = self.cache.run(self.path(stage), {**self.record(stage), "stage": str(stage),
+                                                       "profile_name": self.profile.name},
+                                    lambda out: KINDS[stage.kind].compute(self, stage, out, inputs))
+        if (known := self.ledger.read(self.path(stage))) is None:
+            return result
+        saved, here = self.ledger.weights(self.path(stage)), weights(self.path(stage))
+        if differ := compare(known, result) + [f"the weights of {f}" for f, d in saved.items() if here.get(f) != d]:
+            import warnings
+            warnings.warn(f"{stage} computed here differs from the ledger's ({known['run_dir']}; another kind of "
+                          f"CPU?): {'; '.join(differ[:3])}" + (f" and {len(differ) - 3} more" if len(differ) > 3 else ""))
+        return result
 
     def val(self, model: Stage, round_: int | None = None) -> dict:
         """`model`'s scores on target val (mIoU, pixel accuracy, per-class IoU; of a self-training round)."""
         return self.result(S("score", model=model, on="val", round=round_))
 
-    def compute(self, stages, workers: int | None = None, executor: str = "local") -> int:
-        """Compute every stage of `stages` not cached yet, with its inputs, side by side (thesislib.runs.runner);
-        returns how many were computed (none when this Lab only reads the cache)."""
+    def compute(self, stages, workers: int | None = None, executor: str = "local", files=()) -> int:
+        """Compute every stage of `stages` whose result is not known yet, with its inputs, and the stages of
+        `files` into this build's cache, side by side (thesislib.runs.runner); returns how many were computed
+        (none when this Lab only reads the cache)."""
         if not self.compute_missing:
             return 0
         from thesislib.runs.runner import compute
-        return compute(self, list(stages), workers=workers, executor=executor)
+        return compute(self, list(stages), workers=workers, executor=executor, files=list(files))
 
     def workers(self) -> int:
         """Stages computed side by side here: one per core on a CPU, `profile.stages_per_gpu` per GPU on a CUDA
@@ -171,8 +191,14 @@ class Lab:
     def load_model(self, stage: Stage, round_: int | None = None, folder=None, device=None):
         """The trained task model of a stage (of a self-training round), in eval mode."""
         from thesislib.methods.common import load_segmenter
-        folder = Path(folder or self.path(stage))
+        folder = Path(folder or self.files(stage))
         return load_segmenter(folder / self.checkpoint(stage, round_), self.profile, device or self.device)
+
+    def files(self, stage: Stage) -> Path:
+        """The stage's folder with its files (a model, translated images): computed here when only the ledger
+        knows the stage (and computing is allowed)."""
+        self.result(stage, files=True)
+        return self.path(stage)
 
     def pool(self, name: str):
         """The target splits pseudo-labeled (`st_pool`), at the working resolution."""
@@ -188,7 +214,7 @@ class Lab:
         if name == "gta5":
             return source_set(root / "gta5", self.profile, train=False, size=size)
         if name == "translated":
-            folder = self.path(cyclegan or S("cyclegan", seed=self.seeds[0]))
+            folder = self.files(cyclegan or S("cyclegan", seed=self.seeds[0]))
             return source_set(folder / "translated", self.profile, train=False, size=size)
         return target_set(root, self.profile, name, size=size)
 
@@ -236,6 +262,13 @@ class Lab:
             rows.append({"notebook": name, "stages": len(own), "done": len(own) - len(left),
                          "images": round(sum(cost.values())), "images_left": round(sum(cost[s] for s in left))})
         return rows
+
+    def save_to_ledger(self) -> tuple[int, int]:
+        """Add every complete stage of the thesis' plan in this build's cache to the ledger: (added, in it now)."""
+        from thesislib.runs import plan
+        stages = {s for top in plan.thesis(self.profile) for s in _closure(top)}
+        added = sum(self.ledger.add(self.path(s)) for s in stages if self.local(s))
+        return added, sum(self.ledger.read(self.path(s)) is not None for s in stages)
 
     def prune(self) -> list[str]:
         """Delete the cache entries made by older code of their kind (never read again)."""

@@ -176,11 +176,12 @@ def _compute_stages(profile, data_root, build_dir, overrides, names, executor) -
     device = "cuda" if executor == "slurm" and _profile(profile, overrides).job_gpus else None
     lab = Lab(profile, data_root, build_dir=build_dir, overrides=overrides, device=device)
     stages = list(dict.fromkeys(s for name in names if name in plan.NOTEBOOKS for s in plan.notebook(name, lab.profile)))
+    drawn = list(dict.fromkeys(s for name in names for s in plan.drawn(name, lab.profile)))
     where = "as SLURM jobs" if executor == "slurm" else "side by side"
     _say(f"computing the {len(stages)} stages the notebooks read (and their inputs), {where}; the world first, if missing")
     t0 = time.time()
     try:
-        lab.compute(stages, executor=executor)
+        lab.compute(stages, executor=executor, files=drawn)
     except StageFailed as e:
         _say(f"failed after {elapsed(time.time() - t0)}: {e}")
         return False

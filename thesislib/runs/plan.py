@@ -142,6 +142,15 @@ NOTEBOOKS = {
 }
 
 
+def drawn(name: str, p) -> list[Stage]:
+    """The stages whose files (models, translated images), not only results, notebook `name` reads for its
+    figures: the first seed's CycleGAN, oracle, translated teacher and student."""
+    s = p.seeds[0]
+    return {"02_image_translation": [S("cyclegan", seed=s)],
+            "03_direct_transfer": [S("cyclegan", seed=s), S("oracle", seed=s)],
+            "05_self_training": stages_of(predictions_figure(p))}.get(name, [])
+
+
 def stages_of(rows: dict) -> list[Stage]:
     return [s for per_seed in rows.values() for s in per_seed.values()]
 

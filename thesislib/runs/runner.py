@@ -75,13 +75,28 @@ def longest_chains(nodes, needs, todo, cost) -> dict[str, float]:
     return {k: length(k) for k in todo}
 
 
-def compute(lab, stages, workers: int | None = None, executor: str = "local", poll: float | None = None) -> int:
-    """Compute every stage of `stages` that is not cached, its inputs first (see the module docstring);
-    returns how many were computed. A failing stage raises StageFailed once the running ones have finished."""
+def to_compute(lab, nodes, needs, files=()) -> set[str]:
+    """The keys to compute: the stages whose result is not known (cache or ledger), and the stages whose files
+    are read (an input of those, or of `files`) that are not in this build's cache."""
+    todo = {k for k, s in nodes.items() if not lab.done(s)}
+    wanted = [lab.key(s) for s in files] + [n for k in todo for n in needs[k]]
+    while wanted:
+        k = wanted.pop()
+        if k not in todo and not lab.local(nodes[k]):
+            todo.add(k)
+            wanted += needs[k]
+    return todo
+
+
+def compute(lab, stages, workers: int | None = None, executor: str = "local", poll: float | None = None,
+            files=()) -> int:
+    """Compute every stage of `stages` whose result is not known, its inputs first (see the module docstring),
+    and the stages of `files` into this build's cache (the figures read their models); returns how many were
+    computed. A failing stage raises StageFailed once the running ones have finished."""
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
-    nodes, needs = graph(lab, stages)
-    todo = {k for k, s in nodes.items() if not lab.done(s)}
+    nodes, needs = graph(lab, [*stages, *files])
+    todo = to_compute(lab, nodes, needs, files)
     if not todo:
         return 0
     pending = len(todo)
@@ -91,7 +106,7 @@ def compute(lab, stages, workers: int | None = None, executor: str = "local", po
     workers = min(workers or (len(todo) if executor == "slurm" else lab.workers()), len(todo))
     if executor == "local" and workers < 2:       # one core, or one stage: in this process, in order
         for k in sorted(todo, key=lambda k: -chain[k]):
-            lab.result(nodes[k])
+            lab.result(nodes[k], files=True)
         return pending
     with _Pool(lab, workers, executor) as pool:
         _schedule(lab, nodes, needs, todo, cost, chain, pool, workers, poll or pool.poll)
