@@ -179,7 +179,17 @@ def cmd_ledger(a):
         stages = list(dict.fromkeys(s for n in names for s in plan.notebook(n, sitting.profile)))
         print(f"ledger: computing what the ledger lacks of {len(stages)} stages ({', '.join(names)}, seeds "
               f"{', '.join(map(str, sitting.seeds))}) and their inputs", flush=True)
-        sitting.compute(stages)
+        try:
+            sitting.compute(stages)
+        finally:                                   # a failed or interrupted sitting keeps what it finished
+            save_to_ledger(a)
+        return
+    save_to_ledger(a)
+
+
+def save_to_ledger(a):
+    """The build's finished stages of the plan into the ledger; what each notebook has done and left."""
+    from thesislib.runs.lab import Lab
     lab = Lab(a.profile, a.data_root, build_dir=a.build_dir, compute=False, ledger_dir=a.ledger_dir)
     added, known = lab.save_to_ledger()
     print(f"ledger: {added} stages added from {lab.cache.root}; {lab.ledger.root} now holds {known} stages of "
