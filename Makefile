@@ -62,7 +62,7 @@ status: $(STAMP)
 # those; then the build's finished stages go into ledger/<profile>/ (commit it), where every later run reads them
 ledger: $(STAMP)
 	$(PY) -m thesislib ledger $(if $(PROFILE),--profile $(PROFILE)) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) \
-	  $(if $(SEEDS),--seeds $(SEEDS))
+	  $(if $(SEEDS),--seeds $(SEEDS)) $(ARGS)
 
 prune: $(STAMP)
 	$(PY) -m thesislib status $(if $(PROFILE),--profile $(PROFILE)) --prune $(ARGS)

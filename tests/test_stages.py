@@ -330,3 +330,13 @@ def test_the_ledger_check_compares_results_not_times():
     saved = {"miou": 30.0, "train_seconds": 900.0, "rounds": [{"miou": 31.0, "per_class": {"road": 80.0}}]}
     assert compare(saved, {**saved, "train_seconds": 950.0, "run_dir": "/elsewhere"}) == []
     assert compare(saved, {**saved, "rounds": [{"miou": 31.5, "per_class": {"road": 80.0}}]}) == ["rounds.0.miou: 31.0 -> 31.5"]
+
+
+def test_a_sitting_computes_a_part_of_the_plan_into_the_ledger_and_refuses_fields_that_change_results(tmp_path, capsys):
+    from thesislib.__main__ import main
+    where = ["--profile", "smoke", "--build-dir", str(tmp_path), "--ledger-dir", str(tmp_path / "ledger")]
+    assert main(["ledger", *where, "--notebooks", "05", "steps=3"]) == 2
+    assert "changes its stages" in capsys.readouterr().err
+    assert main(["ledger", *where, "--notebooks", "02", "--seeds", "0"]) == 0
+    assert "1 stage added" in capsys.readouterr().out
+    assert [f.name.split("-")[0] for f in (tmp_path / "ledger" / "smoke").glob("*.json")] == ["cyclegan"]

@@ -174,11 +174,16 @@ def cmd_ledger(a):
         names = [n for n in plan.NOTEBOOKS if n in wanted or n.split("_", 1)[0] in wanted]
         if not names:
             raise ValueError(f"--notebooks {a.notebooks}: no such notebook; name them as 05 or 05_self_training")
-        seeds = {"seeds": tuple(int(x) for x in a.seeds.split(","))} if a.seeds else {}
-        sitting = Lab(a.profile, a.data_root, build_dir=a.build_dir, overrides=seeds, ledger_dir=a.ledger_dir)
+        part, rest = split_overrides(a.overrides)
+        part.update({"seeds": tuple(int(x) for x in a.seeds.split(","))} if a.seeds else {})
+        sitting = Lab(a.profile, a.data_root, build_dir=a.build_dir, overrides=part, ledger_dir=a.ledger_dir)
         stages = list(dict.fromkeys(s for n in names for s in plan.notebook(n, sitting.profile)))
-        print(f"ledger: computing what the ledger lacks of {len(stages)} stages ({', '.join(names)}, seeds "
-              f"{', '.join(map(str, sitting.seeds))}) and their inputs", flush=True)
+        whole = Lab(a.profile, a.data_root, build_dir=a.build_dir, compute=False)
+        if rest or not {sitting.key(s) for s in stages} <= {whole.key(s) for s in plan.thesis(whole.profile)}:
+            raise ValueError(f"a sitting computes a part of the plan: {' '.join(a.overrides)} changes its stages; "
+                             "choose the part with fields that select (seeds=[2], fractions=[0.015625])")
+        print(f"ledger: computing what the ledger lacks of {len(stages)} stages ({', '.join(names)}; "
+              f"{', '.join(f'{k} {v}' for k, v in sitting.overrides.items()) or 'all seeds'}) and their inputs", flush=True)
         try:
             sitting.compute(stages)
         finally:                                   # a failed or interrupted sitting keeps what it finished
@@ -192,7 +197,7 @@ def save_to_ledger(a):
     from thesislib.runs.lab import Lab
     lab = Lab(a.profile, a.data_root, build_dir=a.build_dir, compute=False, ledger_dir=a.ledger_dir)
     added, known = lab.save_to_ledger()
-    print(f"ledger: {added} stages added from {lab.cache.root}; {lab.ledger.root} now holds {known} stages of "
+    print(f"ledger: {added} stage{'s' * (added != 1)} added from {lab.cache.root}; {lab.ledger.root} now holds {known} stages of "
           f"the plan: commit it (git add ledger/)")
     print_progress(lab)
 
@@ -280,6 +285,7 @@ def main(argv=None):
     p.add_argument("--notebooks", default=None, help="first compute the stages of these notebooks, e.g. 05 or 03,04")
     p.add_argument("--seeds", default=None, help="... for these seeds only, e.g. 0,1 (default: the profile's)")
     p.add_argument("--ledger-dir", default=str(LEDGER), help="default: ledger/ of this checkout")
+    p.add_argument("overrides", nargs="*", help="key=value that select a part: fractions=[0.015625]")
     p.set_defaults(fn=cmd_ledger)
     p = sub.add_parser("bench", help="training throughput: fp32 eager vs bf16+channels_last (+compile)")
     p.add_argument("--out", default="build/bench.json")
@@ -288,7 +294,7 @@ def main(argv=None):
     a, extra = ap.parse_known_args(argv)     # key=value may also follow the options of `train`
     if a.command == "lab":                    # the rest goes to jupyter lab (--no-browser, --port=...)
         a.jupyter_args, extra = extra, []
-    if extra and (a.command not in ("train", "predict", "reproduce", "status")
+    if extra and (a.command not in ("train", "predict", "reproduce", "status", "ledger")
                   or any("=" not in e or e.startswith("-") for e in extra)):
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
