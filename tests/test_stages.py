@@ -340,3 +340,21 @@ def test_a_sitting_computes_a_part_of_the_plan_into_the_ledger_and_refuses_field
     assert main(["ledger", *where, "--notebooks", "02", "--seeds", "0"]) == 0
     assert "1 stage added" in capsys.readouterr().out
     assert [f.name.split("-")[0] for f in (tmp_path / "ledger" / "smoke").glob("*.json")] == ["cyclegan"]
+
+
+def test_the_next_sittings_cost_counts_the_models_it_trains_again_but_not_as_new(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("next_sitting", Path(__file__).parents[1] / "scripts" / "next_sitting.py")
+    sitting = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sitting)
+    where = {"build_dir": tmp_path / "build", "ledger_dir": tmp_path / "ledger"}
+    new, total = sitting.cost("smoke", where["build_dir"], ("06",), (0,), None, where["ledger_dir"])
+    assert new == total > 0
+    lab = Lab("smoke", compute=False, **where)
+    known = [S("cyclegan", seed=0), S("translated", seed=0)]          # finished in an earlier sitting
+    for stage in known:
+        lab.ledger.file(lab.path(stage)).parent.mkdir(parents=True, exist_ok=True)
+        lab.ledger.file(lab.path(stage)).write_text(json.dumps({"metrics": {}}))
+    retrained = sum(KINDS[s.kind].cost(s, lab.profile) for s in known)
+    assert sitting.cost("smoke", where["build_dir"], ("06",), (0,), None, where["ledger_dir"]) == (
+        round(total - retrained), total)

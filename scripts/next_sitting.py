@@ -1,0 +1,70 @@
+"""The next sitting of a run that spans machines (docs/stages.md, "the ledger"): the part of the plan that adds
+the most images the ledger lacks within a sitting's hours on this machine, and the command that computes it.
+
+    python scripts/next_sitting.py --hours 2.2 [--profile default] [--bench 37.4]
+
+A part is some notebooks for some seeds (chapter 6 also for some labeled fractions). Its cost counts what the
+ledger lacks and the inputs whose files are not in this build (a CycleGAN and a teacher trained again), in
+images through a model, turned into hours by `estimate.cpu_hours` at the bench (`make bench`: build/bench.json).
+"""
+import argparse
+import itertools
+
+from thesislib.paths import REPO
+from thesislib.runs import plan, runner
+from thesislib.runs.estimate import bench_rate, cpu_hours
+from thesislib.runs.lab import Lab
+from thesislib.runs.ledger import LEDGER
+from thesislib.runs.stages import KINDS
+
+CHAPTERS = (("03", "04", "05"), ("06",))
+
+
+def parts(profile):
+    """Candidate parts: (notebooks, seeds, fractions or None), one or two seeds, chapter 6 by fraction too."""
+    seeds = [(s,) for s in profile.seeds] + list(itertools.combinations(profile.seeds, 2))
+    fractions = [f for n in (1, 2, 3) for f in itertools.combinations(profile.fractions, n)]
+    for notebooks in CHAPTERS:
+        for s in seeds:
+            for f in fractions if notebooks == ("06",) else [None]:
+                yield notebooks, s, f
+
+
+def cost(profile_name: str, build_dir, notebooks, seeds, fractions, ledger_dir=LEDGER) -> tuple[int, int]:
+    """(new images: stages the ledger lacks, all images to compute here: those and the inputs retrained)."""
+    select = {"seeds": seeds, **({"fractions": fractions} if fractions else {})}
+    lab = Lab(profile_name, build_dir=build_dir, compute=False, overrides=select, ledger_dir=ledger_dir)
+    names = [n for n in plan.NOTEBOOKS if n[:2] in notebooks]
+    nodes, needs = runner.graph(lab, [s for n in names for s in plan.notebook(n, lab.profile)])
+    todo = runner.to_compute(lab, nodes, needs)
+    images = {k: KINDS[nodes[k].kind].cost(nodes[k], lab.profile) for k in todo}
+    return round(sum(v for k, v in images.items() if not lab.done(nodes[k]))), round(sum(images.values()))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=2.2, help="the sitting's compute hours (leave time to commit)")
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--build-dir", default=None)
+    ap.add_argument("--bench", type=float, default=None, help="img/s of `make bench` (default: build/bench.json)")
+    a = ap.parse_args()
+    bench = a.bench or bench_rate(REPO / "build" / "bench.json")
+    if not bench:
+        raise SystemExit("no bench: run `make bench` (on a machine up a few minutes) or pass --bench")
+    profile = Lab(a.profile, build_dir=a.build_dir, compute=False).profile
+    best = None
+    for notebooks, seeds, fractions in parts(profile):
+        new, total = cost(a.profile, a.build_dir, notebooks, seeds, fractions)
+        if new and cpu_hours(total, bench) <= a.hours and (best is None or new > best[0]):
+            best = (new, total, notebooks, seeds, fractions)
+    if best is None:
+        raise SystemExit(f"no part fits {a.hours} h at {bench:.1f} img/s, or the ledger holds the whole plan")
+    new, total, notebooks, seeds, fractions = best
+    args = f' ARGS="fractions=[{",".join(map(str, fractions))}]"' if fractions else ""
+    print(f"next sitting: {total:,} images ({new:,} new), about {cpu_hours(total, bench):.1f} h at {bench:.1f} img/s\n"
+          f"  make ledger PROFILE={a.profile} NOTEBOOKS={','.join(notebooks)} SEEDS={','.join(map(str, seeds))}{args}\n"
+          f"  git add ledger/ && git commit -m 'ledger: ...'")
+
+
+if __name__ == "__main__":
+    main()
