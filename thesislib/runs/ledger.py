@@ -23,7 +23,8 @@ UNTIMED = ("seconds", "time", "elapsed")       # metrics that measure the machin
 
 
 def machine() -> str:
-    """This machine's CPU model and core count (or the GPU's name)."""
+    """This machine's CPU model, core count and the vector units torch uses (or the GPU's name): CPUs of other
+    vector units give other float sums, so other numbers for the same key (AVX2 vs AVX-512: docs/budget.md)."""
     import torch
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
@@ -32,7 +33,7 @@ def machine() -> str:
         model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{model}, {os.cpu_count()} cores"
+    return f"{model}, {os.cpu_count()} cores, {torch.backends.cpu.get_cpu_capability()}"
 
 
 class Ledger:
