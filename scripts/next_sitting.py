@@ -17,16 +17,17 @@ from thesislib.runs.lab import Lab
 from thesislib.runs.ledger import LEDGER
 from thesislib.runs.stages import KINDS
 
-CHAPTERS = (("03", "04", "05"), ("06",))
+CHAPTERS = (("03", "04", "05"), ("06",), ("03", "04", "05", "06"))
 
 
 def parts(profile):
-    """Candidate parts: (notebooks, seeds, fractions or None), one or two seeds, chapter 6 by fraction too."""
+    """Candidate parts: (notebooks, seeds, fractions or None): chapters 3-5, 6 or both, for one or two seeds,
+    chapter 6 by labeled fraction too."""
     seeds = [(s,) for s in profile.seeds] + list(itertools.combinations(profile.seeds, 2))
     fractions = [f for n in (1, 2, 3) for f in itertools.combinations(profile.fractions, n)]
     for notebooks in CHAPTERS:
         for s in seeds:
-            for f in fractions if notebooks == ("06",) else [None]:
+            for f in fractions if "06" in notebooks else [None]:
                 yield notebooks, s, f
 
 
