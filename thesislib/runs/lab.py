@@ -9,6 +9,7 @@ the committed ledger (thesislib.runs.ledger) knows is done; its files are made a
 import hashlib
 import json
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -147,13 +148,15 @@ class Lab:
             result = self.cache.run(self.path(stage), {**self.record(stage), "stage": str(stage),
                                                        "profile_name": self.profile.name},
                                     lambda out: KINDS[stage.kind].compute(self, stage, out, inputs))
-        if (known := self.ledger.read(self.path(stage))) is None:
+        if (known := self.ledger.entry(self.path(stage))) is None:
             return result
-        saved, here = self.ledger.weights(self.path(stage)), weights(self.path(stage))
-        if differ := compare(known, result) + [f"the weights of {f}" for f, d in saved.items() if here.get(f) != d]:
-            import warnings
-            warnings.warn(f"{stage} computed here differs from the ledger's ({known['run_dir']}; another kind of "
-                          f"CPU?): {'; '.join(differ[:3])}" + (f" and {len(differ) - 3} more" if len(differ) > 3 else ""))
+        here = weights(self.path(stage))
+        differ = compare(known["metrics"], result) + [f"the weights of {f}" for f, d in known.get("weights", {}).items()
+                                                      if here.get(f) != d]
+        if differ:
+            warnings.warn(f"{stage} computed here differs from the ledger's ({self.ledger.file(self.path(stage))}; "
+                          f"another kind of CPU?): {'; '.join(differ[:3])}"
+                          + (f" and {len(differ) - 3} more" if len(differ) > 3 else ""))
         return result
 
     def val(self, model: Stage, round_: int | None = None) -> dict:

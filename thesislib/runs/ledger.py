@@ -44,12 +44,15 @@ class Ledger:
         """The ledger's file of the stage whose cache folder is `stage_dir` (<kind>-<key>)."""
         return self.root / f"{Path(stage_dir).name}.json"
 
+    def entry(self, stage_dir: Path) -> dict | None:
+        """The ledger's entry of the stage (record, metrics, weights, machine), or None."""
+        f = self.file(stage_dir)
+        return json.loads(f.read_text()) if f.exists() else None
+
     def read(self, stage_dir: Path) -> dict | None:
         """The stage's metrics as the ledger holds them, or None."""
-        f = self.file(stage_dir)
-        if not f.exists():
-            return None
-        return {**json.loads(f.read_text())["metrics"], "run_dir": str(f)}
+        entry = self.entry(stage_dir)
+        return None if entry is None else {**entry["metrics"], "run_dir": str(self.file(stage_dir))}
 
     def add(self, stage_dir: Path) -> bool:
         """Write the complete stage of cache folder `stage_dir` into the ledger; False if it was there already."""
@@ -61,10 +64,6 @@ class Ledger:
         atomic_write_json(f, {"stage": record.get("stage"), "record": record, "metrics": metrics,
                               "weights": weights(stage_dir), "saved_on": machine(), "saved": time.strftime("%Y-%m-%d")})
         return True
-
-    def weights(self, stage_dir: Path) -> dict:
-        """The ledger's digest of the stage's trained weights ({} if it has none)."""
-        return json.loads(self.file(stage_dir).read_text()).get("weights", {})
 
     def entries(self) -> list[Path]:
         return sorted(self.root.glob("*.json"))
