@@ -1,9 +1,14 @@
 """The throughput benchmark on minuscule sizes (CPU, seconds)."""
 import json
+import os
+import platform
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from thesislib.cpu import PINS
 from thesislib.tools import bench
 
 TINY = bench.Sizes(encoder="resnet18", decoder_channels=8, seg_hw=(32, 32), seg_batch=2, gan_hw=(32, 32),
@@ -69,3 +74,20 @@ def test_paper_profile_bench_needs_no_pretrained_weights(tmp_path, monkeypatch, 
     assert bench.main(out, "paper", sizes=TINY, device="cpu") == 0
     fp32 = json.loads(out.read_text())["models"]["deeplabv3plus"]["configs"]["fp32_eager"]
     assert "error" not in fp32 and fp32["images_per_s"] > 0
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="the caps name x86 vector units")
+def test_the_cli_caps_cpu_kernels_at_avx2_before_torch_loads_and_a_users_value_wins():
+    """`python -m thesislib` (every make target) computes with AVX2 kernels on any x86 CPU, so an AVX-512 machine
+    trains the ledger's models (thesislib/cpu.py); a value set by the user is kept."""
+    probe = ("import json, os, thesislib.__main__, torch; print(json.dumps([os.environ.get(k) for k in "
+             "('ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA')] + [torch.backends.cpu.get_cpu_capability()]))")
+    clean = {k: v for k, v in os.environ.items() if k not in PINS}
+
+    def run(**env):
+        out = subprocess.run([sys.executable, "-c", probe], env={**clean, **env}, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.splitlines()[-1])
+
+    aten, onednn, used = run()
+    assert (aten, onednn) == ("avx2", "AVX2") and used in ("AVX2", "DEFAULT")   # never AVX512
+    assert run(ATEN_CPU_CAPABILITY="default") == ["default", "AVX2", "DEFAULT"]

@@ -5,6 +5,10 @@ import os
 import sys
 from pathlib import Path
 
+from thesislib.cpu import pin_kernels
+
+pin_kernels()     # before torch is imported: every CPU computes with the ledger's kernels (thesislib/cpu.py)
+
 METHODS = ("source_only", "oracle", "supervised", "cyclegan", "fda", "adversarial", "entropy", "self_training")
 
 

@@ -1,0 +1,21 @@
+"""The same CPU kernels on every x86 machine, so that a stage computed on any of them gives the ledger's numbers.
+
+torch picks its vector kernels (ATen) and oneDNN its convolutions by the CPU's vector units, and their float sums
+differ: AVX-512 machines trained other teachers than AVX2 ones for the same stage keys (docs/budget.md, "CPU
+kinds"). Every ledger entry so far is from AVX2, so both are capped at AVX2; on an AVX2 machine the caps change
+no bit (measured: docs/budget.md). MKL is left alone: any `MKL_CBWR` changes this machine's numbers too.
+"""
+import os
+import platform
+
+PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def pin_kernels() -> dict:
+    """Cap torch's and oneDNN's kernels at AVX2 on x86 (a value already in the environment wins); call before torch
+    is imported. Spawned stage workers and notebook kernels inherit the environment. Returns the pins in force."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return {}
+    for name, value in PINS.items():
+        os.environ.setdefault(name, value)
+    return {name: os.environ[name] for name in PINS}
