@@ -342,11 +342,17 @@ def test_a_sitting_computes_a_part_of_the_plan_into_the_ledger_and_refuses_field
     assert [f.name.split("-")[0] for f in (tmp_path / "ledger" / "smoke").glob("*.json")] == ["cyclegan"]
 
 
-def test_the_next_sittings_cost_counts_the_models_it_trains_again_but_not_as_new(tmp_path):
+def load_script(name: str):
+    """A module of scripts/ (they are not a package)."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location("next_sitting", Path(__file__).parents[1] / "scripts" / "next_sitting.py")
-    sitting = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sitting)
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_next_sittings_cost_counts_the_models_it_trains_again_but_not_as_new(tmp_path):
+    sitting = load_script("next_sitting")
     where = {"build_dir": tmp_path / "build", "ledger_dir": tmp_path / "ledger"}
     new, total = sitting.cost("smoke", where["build_dir"], ("06",), (0,), None, where["ledger_dir"])
     assert new == total > 0
@@ -358,3 +364,21 @@ def test_the_next_sittings_cost_counts_the_models_it_trains_again_but_not_as_new
     retrained = sum(KINDS[s.kind].cost(s, lab.profile) for s in known)
     assert sitting.cost("smoke", where["build_dir"], ("06",), (0,), None, where["ledger_dir"]) == (
         round(total - retrained), total)
+
+
+def test_the_ledgers_partial_results_pair_the_seeds_it_holds_with_their_interval(tmp_path):
+    """scripts/ledger_results.py: the rows the ledger holds, per seed, and each paired difference over the seeds
+    both rows have, with its 95 % t interval (a finding only when it excludes 0); rows it lacks are left out."""
+    results = load_script("ledger_results")
+    lab = Lab("smoke", compute=False, build_dir=tmp_path / "build", ledger_dir=tmp_path / "ledger",
+              overrides={"seeds": (0, 1, 2)})
+    rows = plan.self_training_table(lab.profile)
+    for row, mious in (("self_training", (30.0, 31.0, 33.0)), ("control", (28.0, 28.5, 29.5))):
+        for seed, miou in enumerate(mious):
+            f = lab.ledger.file(lab.path(rows[row][seed]))
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(json.dumps({"metrics": {"miou": miou}}))
+    text = results.summary(results.known_rows(lab, rows), results.ST_DIFFERENCES)
+    assert "| self_training | 30.00 | 31.00 | 33.00 | 31.33 |" in text
+    assert "| self_training − control | +2.67 [0.77, 4.56] | 3 | yes |" in text     # t(2) = 4.303, sd 0.764
+    assert "teacher" not in text and "empty_stream" not in text

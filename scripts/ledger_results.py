@@ -1,0 +1,52 @@
+"""What the ledger holds so far: chapter 4's and 5's mIoU rows over the seeds it has, and their paired differences
+with 95 % intervals (t over seeds), computed as the exports compute them. A partial reading for the sittings
+between full runs; the thesis' tables come from `make reproduce`.
+
+    python scripts/ledger_results.py [--profile default] [--ledger-dir ledger]
+"""
+import argparse
+
+import pandas as pd
+
+from thesislib.report.tables import ST_DIFFERENCES, interval_text, paired_difference
+from thesislib.runs import plan
+from thesislib.runs.chapters import ADAPTATION_DIFFERENCES
+from thesislib.runs.lab import Lab
+from thesislib.runs.ledger import LEDGER
+
+
+def known_rows(lab, rows: dict) -> pd.DataFrame:
+    """(row, seed, miou) of the plan's val scores that this build or the ledger holds."""
+    return pd.DataFrame([{"row": row, "seed": seed, "miou": lab.result(stage)["miou"]}
+                         for row, per_seed in rows.items() for seed, stage in per_seed.items() if lab.done(stage)],
+                        columns=["row", "seed", "miou"])
+
+
+def summary(raw: pd.DataFrame, pairs) -> str:
+    """Markdown: each row's mIoU per seed, then each paired difference with its interval and seeds."""
+    wide = raw.pivot_table(index="row", columns="seed", values="miou", sort=False)
+    lines = ["| row | " + " | ".join(f"seed {s}" for s in wide.columns) + " | mean |", "|---" * (len(wide.columns) + 2) + "|"]
+    lines += [f"| {row} | " + " | ".join("" if pd.isna(v) else f"{v:.2f}" for v in wide.loc[row])
+              + f" | {wide.loc[row].mean():.2f} |" for row in wide.index]
+    lines += ["", "| difference | mIoU [95 % interval] | seeds | finding |", "|---|---|---|---|"]
+    for a, b in pairs:
+        d = paired_difference(raw, a, b, value="miou")
+        if d["seeds"]:
+            lines.append(f"| {a} − {b} | {interval_text(d, 2)} | {d['seeds']} | {'yes' if d['finding'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--ledger-dir", default=str(LEDGER))
+    a = ap.parse_args()
+    lab = Lab(a.profile, compute=False, ledger_dir=a.ledger_dir)
+    print("## Chapter 5: self-training (target val)\n")
+    print(summary(known_rows(lab, plan.self_training_table(lab.profile)), ST_DIFFERENCES))
+    print("\n## Chapter 4: adaptation (target val)\n")
+    print(summary(known_rows(lab, plan.per_class(lab.profile)), ADAPTATION_DIFFERENCES))
+
+
+if __name__ == "__main__":
+    main()
