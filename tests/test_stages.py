@@ -18,6 +18,7 @@ from thesislib import progress
 from thesislib.profiles import Profile, get_profile
 from thesislib.runs import plan, runner, stages
 from thesislib.runs.cache import StageCache, StageMissing
+from thesislib.runs.estimate import cpu_hours
 from thesislib.runs.lab import Lab
 from thesislib.runs.stages import KINDS, S
 
@@ -382,3 +383,17 @@ def test_the_ledgers_partial_results_pair_the_seeds_it_holds_with_their_interval
     assert "| self_training | 30.00 | 31.00 | 33.00 | 31.33 |" in text
     assert "| self_training − control | +2.67 [0.77, 4.56] | 3 | yes |" in text     # t(2) = 4.303, sd 0.764
     assert "teacher" not in text and "empty_stream" not in text
+
+
+def test_every_sitting_left_covers_the_plan_once_and_leaves_the_ledger_alone(tmp_path):
+    """`next_sitting.py --all`: sittings chosen greedily, each new machine training its inputs again, add up to the
+    whole plan's new images; the simulation writes only to a scratch copy of the ledger."""
+    sitting = load_script("next_sitting")
+    profile = Lab("smoke", compute=False, build_dir=tmp_path / "build").profile
+    where = (tmp_path / "build", ("03", "04", "05", "06"), profile.seeds, tuple(profile.fractions), tmp_path / "ledger")
+    new, total = sitting.cost("smoke", *where)
+    hours = 0.8 * cpu_hours(total, 50.0)                                       # the whole plan does not fit one
+    sittings = sitting.every_sitting(profile, 50.0, hours, tmp_path / "ledger")
+    assert len(sittings) >= 2 and sum(s[0] for s in sittings) == new
+    assert all(cpu_hours(s[1], 50.0) <= hours for s in sittings) and any(s[1] > s[0] for s in sittings)
+    assert not (tmp_path / "ledger").exists() and sitting.cost("smoke", *where) == (new, total)
