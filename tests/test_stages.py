@@ -95,7 +95,7 @@ def test_status_says_what_changed(computed):
 
 def test_status_counts_each_notebooks_stages_done_and_their_images_left(computed, tmp_path, capsys):
     from thesislib.__main__ import main
-    from thesislib.runs.estimate import CPU_RUN, cpu_hours
+    from thesislib.runs.estimate import CPU_RUN
     done = Lab("smoke", build_dir=computed).progress_by_notebook()
     assert [r["notebook"] for r in done] == list(plan.NOTEBOOKS)
     assert sum(r["stages"] for r in done) == len(runner.graph(Lab("smoke", build_dir=computed), plan.thesis(SMOKE))[0])
