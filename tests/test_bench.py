@@ -79,7 +79,8 @@ def test_paper_profile_bench_needs_no_pretrained_weights(tmp_path, monkeypatch, 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="the caps name x86 vector units")
 def test_the_cli_caps_cpu_kernels_at_avx2_before_torch_loads_and_a_users_value_wins():
     """`python -m thesislib` (every make target) computes with AVX2 kernels on any x86 CPU, so an AVX-512 machine
-    trains the ledger's models (thesislib/cpu.py); a value set by the user is kept."""
+    trains the ledger's models (thesislib/cpu.py); a value set by the user is kept; a process that loaded torch
+    first (pytest) caps nothing, so its spawned workers compute as it does."""
     probe = ("import json, os, thesislib.__main__, torch; print(json.dumps([os.environ.get(k) for k in "
              "('ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA')] + [torch.backends.cpu.get_cpu_capability()]))")
     clean = {k: v for k, v in os.environ.items() if k not in PINS}
@@ -91,3 +92,5 @@ def test_the_cli_caps_cpu_kernels_at_avx2_before_torch_loads_and_a_users_value_w
     aten, onednn, used = run()
     assert (aten, onednn) == ("avx2", "AVX2") and used in ("AVX2", "DEFAULT")   # never AVX512
     assert run(ATEN_CPU_CAPABILITY="default") == ["default", "AVX2", "DEFAULT"]
+    late = subprocess.run([sys.executable, "-c", "import torch; " + probe], env=clean, capture_output=True, text=True)
+    assert json.loads(late.stdout.splitlines()[-1])[:2] == [None, None]     # torch loaded first: workers not capped

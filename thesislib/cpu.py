@@ -7,14 +7,16 @@ no bit (measured: docs/budget.md). MKL is left alone: any `MKL_CBWR` changes thi
 """
 import os
 import platform
+import sys
 
 PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 def pin_kernels() -> dict:
-    """Cap torch's and oneDNN's kernels at AVX2 on x86 (a value already in the environment wins); call before torch
-    is imported. Spawned stage workers and notebook kernels inherit the environment. Returns the pins in force."""
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    """Cap torch's and oneDNN's kernels at AVX2 on x86 (a value already in the environment wins). Spawned stage
+    workers and notebook kernels inherit the environment. Nothing is capped once torch is loaded (a test session):
+    this process could not follow, and its workers would compute otherwise. Returns the caps in force."""
+    if platform.machine().lower() not in ("x86_64", "amd64") or "torch" in sys.modules:
         return {}
     for name, value in PINS.items():
         os.environ.setdefault(name, value)
