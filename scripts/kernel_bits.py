@@ -39,7 +39,7 @@ if __name__ == "__main__":
     if "--one" in sys.argv:
         print(train_once())
     else:
-        clean = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
+        clean = {k: v for k, v in os.environ.items() if k not in (*PINS, "MKL_CBWR")}
         for setting in SETTINGS:
             out = subprocess.run([sys.executable, __file__, "--one"], env={**clean, **setting}, capture_output=True,
                                  text=True, check=True).stdout.strip()

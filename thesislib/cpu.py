@@ -12,12 +12,11 @@ import sys
 PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
-def pin_kernels() -> dict:
+def pin_kernels() -> None:
     """Cap torch's and oneDNN's kernels at AVX2 on x86 (a value already in the environment wins). Spawned stage
     workers and notebook kernels inherit the environment. Nothing is capped once torch is loaded (a test session):
-    this process could not follow, and its workers would compute otherwise. Returns the caps in force."""
+    this process could not follow, and its workers would compute otherwise."""
     if platform.machine().lower() not in ("x86_64", "amd64") or "torch" in sys.modules:
-        return {}
+        return
     for name, value in PINS.items():
         os.environ.setdefault(name, value)
-    return {name: os.environ[name] for name in PINS}
