@@ -352,6 +352,13 @@ def load_script(name: str):
     return module
 
 
+def write_ledger_entry(lab, stage, metrics: dict) -> None:
+    """A ledger entry holding only `metrics`, as if an earlier sitting had computed the stage."""
+    f = lab.ledger.file(lab.path(stage))
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps({"metrics": metrics}))
+
+
 def test_the_next_sittings_cost_counts_the_models_it_trains_again_but_not_as_new(tmp_path):
     sitting = load_script("next_sitting")
     where = {"build_dir": tmp_path / "build", "ledger_dir": tmp_path / "ledger"}
@@ -360,8 +367,7 @@ def test_the_next_sittings_cost_counts_the_models_it_trains_again_but_not_as_new
     lab = Lab("smoke", compute=False, **where)
     known = [S("cyclegan", seed=0), S("translated", seed=0)]          # finished in an earlier sitting
     for stage in known:
-        lab.ledger.file(lab.path(stage)).parent.mkdir(parents=True, exist_ok=True)
-        lab.ledger.file(lab.path(stage)).write_text(json.dumps({"metrics": {}}))
+        write_ledger_entry(lab, stage, {})
     retrained = sum(KINDS[s.kind].cost(s, lab.profile) for s in known)
     assert sitting.cost("smoke", where["build_dir"], ("06",), (0,), None, where["ledger_dir"]) == (
         round(total - retrained), total)
@@ -376,9 +382,7 @@ def test_the_ledgers_partial_results_pair_the_seeds_it_holds_with_their_interval
     rows = plan.self_training_table(lab.profile)
     for row, mious in (("self_training", (30.0, 31.0, 33.0)), ("control", (28.0, 28.5, 29.5))):
         for seed, miou in enumerate(mious):
-            f = lab.ledger.file(lab.path(rows[row][seed]))
-            f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_text(json.dumps({"metrics": {"miou": miou}}))
+            write_ledger_entry(lab, rows[row][seed], {"miou": miou})
     text = results.summary(results.known_rows(lab, rows), results.ST_DIFFERENCES)
     assert "| self_training | 30.00 | 31.00 | 33.00 | 31.33 |" in text
     assert "| self_training − control | +2.67 [0.77, 4.56] | 3 | yes |" in text     # t(2) = 4.303, sd 0.764
