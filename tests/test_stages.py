@@ -389,6 +389,29 @@ def test_the_ledgers_partial_results_pair_the_seeds_it_holds_with_their_interval
     assert "teacher" not in text and "empty_stream" not in text
 
 
+def test_the_ledgers_goals_wait_for_the_whole_table_then_judge_as_the_notebook_does(tmp_path):
+    """scripts/ledger_results.py: chapter 5's goals only once every row of the self-training table is known; then
+    the gap closed (self-training's share of source only -> oracle) and the learned classes that drop over 3 IoU."""
+    results = load_script("ledger_results")
+    lab = Lab("smoke", compute=False, build_dir=tmp_path / "build", ledger_dir=tmp_path / "ledger",
+              overrides={"seeds": (0, 1)})
+    rows = plan.self_training_table(lab.profile)
+    miou = {"source_only": 20.0, "teacher": 26.0, "control": 26.5, "empty_stream": 27.0, "self_training": 30.0,
+            "oracle": 40.0}
+    iou = {"teacher": {"road": 50.0, "sky": 40.0, "rider": 5.0}, "self_training": {"road": 46.0, "sky": 39.0, "rider": 1.0}}
+    for row in rows:
+        for seed, stage in rows[row].items():
+            if row != "oracle" or seed == 0:
+                write_ledger_entry(lab, stage, {"miou": miou[row] + seed, "pixel_accuracy": 80.0,
+                                                "iou": iou.get(row, iou["teacher"])})
+    assert results.goals(lab) is None                                   # seed 1's oracle is missing
+    write_ledger_entry(lab, rows["oracle"][1], {"miou": 41.0, "pixel_accuracy": 90.0, "iou": iou["teacher"]})
+    text = results.goals(lab)
+    assert "| ≥ 42 % of the source-only → oracle gap closed (BDL on the real task) | 50 % | yes |" in text
+    assert "loses more than 3 IoU | road | no |" in text               # rider drops 4 but was never learned
+    assert "| student − teacher ≥ 4 mIoU | +4.0 [4.0, 4.0] | yes |" in text
+
+
 def test_every_sitting_left_covers_the_plan_once_and_leaves_the_ledger_alone(tmp_path):
     """`next_sitting.py --all`: sittings chosen greedily, each new machine training its inputs again, add up to the
     whole plan's new images; the simulation writes only to a scratch copy of the ledger."""
