@@ -39,11 +39,16 @@ def summary(raw: pd.DataFrame, pairs) -> str:
     return "\n".join(lines)
 
 
+def whole_table(lab) -> dict | None:
+    """The self-training table's rows (plan.self_training_table) if the ledger holds every one for every seed."""
+    rows = plan.self_training_table(lab.profile)
+    return rows if all(lab.done(stage) for per_seed in rows.values() for stage in per_seed.values()) else None
+
+
 def goals(lab) -> str | None:
     """Chapter 5's goals as the notebook judges them (`chapters.self_training_goals`), once the ledger holds every
     row of the self-training table (the gap closed needs source only and the oracle); None before."""
-    rows = plan.self_training_table(lab.profile)
-    if not all(lab.done(stage) for per_seed in rows.values() for stage in per_seed.values()):
+    if whole_table(lab) is None:
         return None
     with tempfile.TemporaryDirectory() as scratch:                  # the table's files are not wanted here
         out = chapters.Exports(Path(scratch), Path(scratch))
@@ -51,6 +56,33 @@ def goals(lab) -> str | None:
     lines = ["| goal | measured | met |", "|---|---|---|"]
     lines += [f"| {goal} | {r.measured} | {'yes' if r.met else 'no'} |"
               for goal, r in chapters.self_training_goals(out).iterrows()]
+    return "\n".join(lines)
+
+
+def gap_by_class(lab, precise: float = 50.0) -> str | None:
+    """What limits the gap closed: per class, the mean IoU over seeds of source only, teacher, self-training and
+    oracle beside the precision of its pseudo-labels (mean over rounds and seeds), sorted by that precision; then,
+    for the classes under and over `precise` %, the gain teacher -> self-training in their mean IoU (paired by seed,
+    with its 95 % interval) and their share of the gap left to the oracle."""
+    rows = whole_table(lab)
+    if rows is None:
+        return None
+    iou = pd.concat({row: pd.DataFrame({seed: lab.result(s)["iou"] for seed, s in rows[row].items()})
+                     for row in ("source_only", "teacher", "self_training", "oracle")}, axis=1,
+                    names=["row", "seed"])                                                 # class x (row, seed)
+    table = iou.T.groupby(level=0, sort=False).mean().T
+    table["pseudo_label_precision"] = pd.DataFrame([r["pseudo_labels"]["precision"] for s in rows["self_training"].values()
+                                                    for r in lab.result(s["model"])["rounds"]]).mean()
+    table = table.sort_values("pseudo_label_precision")
+    left = table["oracle"] - table["self_training"]
+    lines = ["| class | " + " | ".join(table.columns) + " |", "|---" * (len(table.columns) + 1) + "|"]
+    lines += [f"| {c} | " + " | ".join(f"{v:.1f}" for v in table.loc[c]) + " |" for c in table.index]
+    lines += ["", "| classes | gain teacher → self-training, mean IoU [95 % interval] | share of the gap left |", "|---|---|---|"]
+    for name, part in ((f"{{}} under {precise:.0f} % precise", table["pseudo_label_precision"] < precise),
+                       (f"{{}} at {precise:.0f} % or more", table["pseudo_label_precision"] >= precise)):
+        per_seed = iou.loc[part[part].index].mean().rename("iou").reset_index()
+        gain = paired_difference(per_seed, "self_training", "teacher", value="iou")
+        lines.append(f"| {name.format(part.sum())} | {interval_text(gain, 2)} | {100 * left[part].sum() / left.sum():.0f} % |")
     return "\n".join(lines)
 
 
@@ -64,6 +96,8 @@ def main():
     print(summary(known_rows(lab, plan.self_training_table(lab.profile)), ST_DIFFERENCES))
     print("\n### Goals\n")
     print(goals(lab) or "(not yet: the ledger lacks a row of the self-training table for some seed)")
+    print("\n### What limits the gap closed (IoU per class, mean over seeds)\n")
+    print(gap_by_class(lab) or "(not yet)")
     print("\n## Chapter 4: adaptation (target val)\n")
     print(summary(known_rows(lab, plan.per_class(lab.profile)), ADAPTATION_DIFFERENCES))
 

@@ -391,7 +391,8 @@ def test_the_ledgers_partial_results_pair_the_seeds_it_holds_with_their_interval
 
 def test_the_ledgers_goals_wait_for_the_whole_table_then_judge_as_the_notebook_does(tmp_path):
     """scripts/ledger_results.py: chapter 5's goals only once every row of the self-training table is known; then
-    the gap closed (self-training's share of source only -> oracle) and the learned classes that drop over 3 IoU."""
+    the gap closed (self-training's share of source only -> oracle), the learned classes that drop over 3 IoU, and
+    the classes' gains split by how precise their pseudo-labels were."""
     results = load_script("ledger_results")
     lab = Lab("smoke", compute=False, build_dir=tmp_path / "build", ledger_dir=tmp_path / "ledger",
               overrides={"seeds": (0, 1)})
@@ -404,12 +405,19 @@ def test_the_ledgers_goals_wait_for_the_whole_table_then_judge_as_the_notebook_d
             if row != "oracle" or seed == 0:
                 write_ledger_entry(lab, stage, {"miou": miou[row] + seed, "pixel_accuracy": 80.0,
                                                 "iou": iou.get(row, iou["teacher"])})
-    assert results.goals(lab) is None                                   # seed 1's oracle is missing
+    for score in rows["self_training"].values():                        # the student's pseudo-labels, per round
+        write_ledger_entry(lab, score["model"],
+                           {"rounds": [{"pseudo_labels": {"precision": {"road": 90.0, "sky": 80.0, "rider": 10.0}}}]})
+    assert results.goals(lab) is None and results.gap_by_class(lab) is None     # seed 1's oracle is missing
     write_ledger_entry(lab, rows["oracle"][1], {"miou": 41.0, "pixel_accuracy": 90.0, "iou": iou["teacher"]})
     text = results.goals(lab)
     assert "| ≥ 42 % of the source-only → oracle gap closed (BDL on the real task) | 50 % | yes |" in text
     assert "loses more than 3 IoU | road | no |" in text               # rider drops 4 but was never learned
     assert "| student − teacher ≥ 4 mIoU | +4.0 [4.0, 4.0] | yes |" in text
+    by_class = results.gap_by_class(lab)                                # the oracle's IoU is the teacher's here
+    assert "| rider | 5.0 | 5.0 | 1.0 | 5.0 | 10.0 |" in by_class
+    assert "| 1 under 50 % precise | -4.00 [-4.00, -4.00] | 44 % |" in by_class     # 4 of the 9 IoU left
+    assert "| 2 at 50 % or more | -2.50 [-2.50, -2.50] | 56 % |" in by_class
 
 
 def test_every_sitting_left_covers_the_plan_once_and_leaves_the_ledger_alone(tmp_path):
