@@ -1,6 +1,6 @@
-"""What the ledger holds so far: chapter 4's and 5's mIoU rows over the seeds it has, their paired differences
-with 95 % intervals (t over seeds) and, once it holds the whole self-training table, chapter 5's goals, computed as
-the exports compute them. A partial reading for the sittings between full runs; the thesis' tables come from
+"""What the ledger holds so far: chapter 4's, 5's and 6's mIoU rows over the seeds it has, their paired
+differences with 95 % intervals (t over seeds) and, once it holds the whole self-training table, chapter 5's goals,
+computed as the exports compute them. A partial reading for the sittings between full runs; the thesis' tables come from
 `make reproduce`.
 
     python scripts/ledger_results.py [--profile default] [--ledger-dir ledger]
@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from thesislib.report.figures import fraction_label
 from thesislib.report.tables import ST_DIFFERENCES, interval_text, paired_difference
 from thesislib.runs import chapters, plan
-from thesislib.runs.chapters import ADAPTATION_DIFFERENCES
+from thesislib.runs.chapters import ADAPTATION_DIFFERENCES, DD_DIFFERENCES
 from thesislib.runs.lab import Lab
 from thesislib.runs.ledger import LEDGER
 
@@ -95,6 +96,15 @@ def gap_by_class(lab, precise: float = 50.0) -> str | None:
     return "\n".join(lines)
 
 
+def data_dependency(lab) -> str:
+    """Markdown: chapter 6's rows as "row @ labeled share" (notebook 06's), and its paired differences at each share."""
+    rows = {f"{row} @ {fraction_label(f)}": per_seed
+            for (row, f), per_seed in plan.data_dependency(lab.profile).items() if f is not None}
+    pairs = [(f"{a} @ {fraction_label(f)}", f"{b} @ {fraction_label(f)}")
+             for f in lab.profile.fractions for a, b in DD_DIFFERENCES]
+    return summary(known_rows(lab, rows), pairs)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="default")
@@ -109,6 +119,8 @@ def main():
     print(gap_by_class(lab) or "(not yet)")
     print("\n## Chapter 4: adaptation (target val)\n")
     print(summary(known_rows(lab, plan.per_class(lab.profile)), ADAPTATION_DIFFERENCES))
+    print("\n## Chapter 6: data dependency (target val)\n")
+    print(data_dependency(lab))
 
 
 if __name__ == "__main__":

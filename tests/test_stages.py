@@ -16,6 +16,7 @@ import torch
 from thesislib import progress
 
 from thesislib.profiles import Profile, get_profile
+from thesislib.report.figures import fraction_label
 from thesislib.runs import plan, runner, stages
 from thesislib.runs.cache import StageCache, StageMissing
 from thesislib.runs.estimate import cpu_hours
@@ -419,6 +420,24 @@ def test_the_ledgers_goals_wait_for_the_whole_table_then_judge_as_the_notebook_d
     assert "The 1 classes under 50 % precise hold 44 % of the gap left" in by_class      # 4 of the 9 IoU left
     assert "| self_training | -4.00 [-4.00, -4.00] | -2.50 [-2.50, -2.50] |" in by_class
     assert "| entropy |" not in by_class                                # chapter 4's rows the ledger lacks
+
+
+def test_the_ledgers_chapter_6_pairs_rows_at_the_same_labeled_share_by_seed(tmp_path):
+    """scripts/ledger_results.py, chapter 6: each row at each labeled share, and notebook 06's differences only
+    between rows of one share that the ledger holds, paired by seed."""
+    results = load_script("ledger_results")
+    lab = Lab("smoke", compute=False, build_dir=tmp_path / "build", ledger_dir=tmp_path / "ledger",
+              overrides={"seeds": (0, 1)})
+    f = min(lab.profile.fractions)
+    rows = plan.data_dependency(lab.profile)
+    for row, miou in (("labeled_only", 30.0), ("joint", 33.0)):
+        for seed, stage in rows[(row, f)].items():
+            write_ledger_entry(lab, stage, {"miou": miou + 2 * seed * (row == "joint"), "pixel_accuracy": 80.0})
+    text = results.data_dependency(lab)
+    share = fraction_label(f)
+    assert f"| joint @ {share} | 33.00 | 35.00 | 34.00 |" in text
+    assert f"| joint @ {share} − labeled_only @ {share} | +4.00 [-8.71, 16.71] | 2 | no |" in text
+    assert "finetuned @" not in text and text.count(" − ") == 1          # rows the ledger lacks: no line
 
 
 def test_every_sitting_left_covers_the_plan_once_and_leaves_the_ledger_alone(tmp_path):
