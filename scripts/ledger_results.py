@@ -3,7 +3,7 @@ differences with 95 % intervals (t over seeds) and, once it holds the whole self
 computed as the exports compute them. A partial reading for the sittings between full runs; the thesis' tables come from
 `make reproduce`.
 
-    python scripts/ledger_results.py [--profile default] [--ledger-dir ledger]
+    python scripts/ledger_results.py [--profile default] [--ledger-dir ledger]   # ends with chapter 6's train_seconds
 """
 import argparse
 import tempfile
@@ -96,10 +96,27 @@ def gap_by_class(lab, precise: float = 50.0) -> str | None:
     return "\n".join(lines)
 
 
+def data_dependency_rows(lab) -> dict:
+    """Chapter 6's val scores as {"row @ labeled share": {seed: score stage}} (notebook 06's)."""
+    return {f"{row} @ {fraction_label(f)}": per_seed
+            for (row, f), per_seed in plan.data_dependency(lab.profile).items() if f is not None}
+
+
+def train_seconds(lab) -> str:
+    """Markdown: the one-core seconds (`train_seconds`) of each chapter-6 row's model per seed, as far as known."""
+    raw = pd.DataFrame([{"row": row, "seed": seed, "s": lab.result(stage.needs["model"]).get("train_seconds")}
+                        for row, per_seed in data_dependency_rows(lab).items() for seed, stage in per_seed.items()
+                        if lab.done(stage)], columns=["row", "seed", "s"])
+    table = raw.pivot(index="row", columns="seed", values="s").reindex(raw["row"].unique())
+    lines = ["| row | " + " | ".join(f"seed {s}" for s in table.columns) + " |", "|---|" + "---|" * len(table.columns)]
+    lines += [f"| {row} | " + " | ".join("" if pd.isna(s) else f"{s:,.0f}" for s in values) + " |"
+              for row, values in table.iterrows()]
+    return "\n".join(lines)
+
+
 def data_dependency(lab) -> str:
     """Markdown: chapter 6's rows as "row @ labeled share" (notebook 06's), and its paired differences at each share."""
-    rows = {f"{row} @ {fraction_label(f)}": per_seed
-            for (row, f), per_seed in plan.data_dependency(lab.profile).items() if f is not None}
+    rows = data_dependency_rows(lab)
     pairs = [(f"{a} @ {fraction_label(f)}", f"{b} @ {fraction_label(f)}")
              for f in lab.profile.fractions for a, b in DD_DIFFERENCES]
     return summary(known_rows(lab, rows), pairs)
@@ -121,6 +138,8 @@ def main():
     print(summary(known_rows(lab, plan.per_class(lab.profile)), ADAPTATION_DIFFERENCES))
     print("\n## Chapter 6: data dependency (target val)\n")
     print(data_dependency(lab))
+    print("\n### One-core seconds of each row's model (train_seconds)\n")
+    print(train_seconds(lab))
 
 
 if __name__ == "__main__":
