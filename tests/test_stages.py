@@ -390,6 +390,19 @@ def test_the_ledgers_partial_results_pair_the_seeds_it_holds_with_their_interval
     assert "teacher" not in text and "empty_stream" not in text
 
 
+def test_the_ledgers_train_seconds_are_each_chapter_6_rows_model_per_seed(tmp_path):
+    """scripts/ledger_results.py: the one-core seconds of the model behind each chapter-6 score the ledger holds."""
+    results = load_script("ledger_results")
+    lab = Lab("smoke", compute=False, build_dir=tmp_path / "build", ledger_dir=tmp_path / "ledger",
+              overrides={"seeds": (0, 1)})
+    row, per_seed = next(iter(results.data_dependency_rows(lab).items()))
+    for seed, score in per_seed.items():
+        write_ledger_entry(lab, score, {"miou": 30.0})
+        write_ledger_entry(lab, score["model"], {"train_seconds": 1000.0 + seed})
+    text = results.train_seconds(lab)
+    assert f"| {row} | 1,000 | 1,001 |" in text and text.count("\n") == 2      # header, rule, the one row known
+
+
 def test_the_ledgers_goals_wait_for_the_whole_table_then_judge_as_the_notebook_does(tmp_path):
     """scripts/ledger_results.py: chapter 5's goals only once every row of the self-training table is known; then
     the gap closed (self-training's share of source only -> oracle), the learned classes that drop over 3 IoU, and
